@@ -13,7 +13,7 @@ language; everything recon creates has an integer surrogate ``id``.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -54,7 +54,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 def utcnow() -> datetime:
     """Timezone-aware now, for every timestamp recon writes."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,350 @@
+"""The import job behind ``recon import``: files -> parsers -> database.
+
+For each file, in one database transaction (all or nothing):
+
+1. a file whose bytes were imported before (SHA-256 of the content) is
+   ``skipped``;
+2. the parser is chosen by content (``parsers.registry.detect``);
+3. every statement's lines are stored unless already known: the line key is a
+   hash of the account and the line's content plus the occurrence number of
+   that content within the file, so two identical lines in one file are two
+   transactions while the same line delivered again in an overlapping
+   statement is a ``duplicate`` (the bank reference alone is never trusted);
+4. balances are checked (opening + lines = closing; opening = the previous
+   statement's closing for the account): a mismatch or a gap is a warning,
+   stored on the statement, never a rejection.
+
+A file that cannot be read right is ``rejected`` with one line naming the
+file, the line and what was expected; nothing of it is stored and the other
+files go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from ledger.db import transaction
+from ledger.models import BankAccount, BankTransaction, JobRun, StatementFile, utcnow
+from ledger.models import Statement as StatementRow
+from parsers.base import ParseError, Statement, StatementLine
+from parsers.registry import detect
+
+log = logging.getLogger("recon.import")
+CHUNK = 5000
+IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+@dataclass
+class FileResult:
+    """The outcome of one file, as ``recon import --format json`` prints it."""
+
+    file: str
+    status: str  # imported | skipped | rejected
+    format: str | None = None
+    statements: int = 0
+    transactions: int = 0
+    duplicates: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file, "status": self.status, "format": self.format, "statements": self.statements,
+            "transactions": self.transactions, "duplicates": self.duplicates, "warnings": self.warnings,
+            "error": self.error,
+        }
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, fmt: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fmt = fmt
+
+
+def collect_files(paths: Iterable[Path]) -> list[Path]:
+    """Files named, and every file under folders named (sorted, hidden files left out)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(
+                f for f in sorted(p.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and f.name.lower() not in IGNORED_NAMES
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def compact(account: str) -> str:
+    """Our account as stored: no spaces, upper case (an IBAN's electronic form)."""
+    return "".join(account.split()).upper()
+
+
+def content_key(account: str, line: StatementLine, currency: str | None) -> str:
+    """What makes two statement lines the same transaction (before the occurrence number)."""
+    parts = (
+        account,
+        line.booking_date.isoformat(),
+        line.value_date.isoformat() if line.value_date else "",
+        str(line.amount.normalize()),
+        line.currency or currency or "",
+        (line.bank_reference or "").strip(),
+        " ".join((line.counterparty_name or "").split()),
+        compact(line.counterparty_account or ""),
+        " ".join((line.remittance or "").split()),
+        (line.end_to_end_id or "").strip(),
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def _limit(value: str | None, size: int) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:size] if value else None
+
+
+def _where(name: str, exc: ParseError) -> str:
+    return f"{name}:{exc.line}: {exc.message}" if exc.line else f"{name}: {exc.message}"
+
+
+def import_paths(
+    engine: Engine,
+    paths: Sequence[Path],
+    profiles: Sequence[str | Path] = (),
+    actor: str = "recon",
+    progress: Callable[[Path, FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Import every file of ``paths`` (folders are walked); one result per file, in order."""
+    files = collect_files(paths)
+    with transaction(engine) as session:
+        run = JobRun(kind="import", actor=actor, started_at=utcnow(), status="running")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    results: list[FileResult] = []
+    for path in files:
+        result = import_file(engine, path, profiles, actor=actor, job_run_id=run_id)
+        results.append(result)
+        if progress:
+            progress(path, result)
+    with transaction(engine) as session:
+        run = session.get(JobRun, run_id)
+        assert run is not None
+        run.finished_at = utcnow()
+        run.status = "partial" if any(r.status == "rejected" for r in results) else "ok"
+        run.summary = {
+            "files": len(results),
+            "imported": sum(r.status == "imported" for r in results),
+            "skipped": sum(r.status == "skipped" for r in results),
+            "rejected": sum(r.status == "rejected" for r in results),
+            "transactions": sum(r.transactions for r in results),
+            "duplicates": sum(r.duplicates for r in results),
+        }
+    return results
+
+
+def import_file(
+    engine: Engine, path: Path, profiles: Sequence[str | Path] = (), *, actor: str = "recon", job_run_id: int | None = None
+) -> FileResult:
+    """Import one file in one database transaction (see the module docstring)."""
+    name = str(path)
+    result = FileResult(file=name, status="imported")
+    try:
+        if not path.is_file():
+            raise _Rejected(f"{name}: no such file")
+        digest = file_hash(path)
+        with transaction(engine) as session:
+            if session.scalar(select(StatementFile.id).where(StatementFile.content_hash == digest)) is not None:
+                result.status = "skipped"
+                result.warnings.append("this file was imported before (same content)")
+                return result
+        try:
+            parser = detect(path, profiles)
+        except ParseError as exc:
+            raise _Rejected(_where(name, exc)) from None
+        result.format = parser.name
+        try:
+            with transaction(engine) as session:
+                _store(session, path, digest, parser, result, job_run_id)
+        except ParseError as exc:
+            raise _Rejected(_where(name, exc), parser.name) from None
+        except IntegrityError:
+            # Another process imported the same bytes at the same moment: theirs counts, ours is a skip.
+            with transaction(engine) as session:
+                if session.scalar(select(StatementFile.id).where(StatementFile.content_hash == digest)) is not None:
+                    return FileResult(file=name, status="skipped", format=parser.name,
+                                      warnings=["imported by another process at the same time"])
+            raise
+    except _Rejected as rej:
+        return FileResult(file=name, status="rejected", format=rej.fmt or result.format, error=rej.reason)
+    except OSError as exc:
+        return FileResult(file=name, status="rejected", format=result.format, error=f"{name}: cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the other files or show a traceback
+        log.error("import of %s failed:\n%s", name, traceback.format_exc())
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return FileResult(file=name, status="rejected", format=result.format,
+                          error=f"{name}: could not be read ({type(exc).__name__}: {first[:200]})")
+    return result
+
+
+def _store(session: Any, path: Path, digest: str, parser: Any, result: FileResult, job_run_id: int | None) -> None:
+    sf = StatementFile(
+        content_hash=digest, file_name=path.name[:500], format=parser.name, size_bytes=path.stat().st_size,
+        job_run_id=job_run_id, imported_at=utcnow(),
+    )
+    session.add(sf)
+    session.flush()
+    accounts: dict[str, int] = {}
+    occurrences: dict[str, int] = {}
+    position = 0
+    for statement in parser.parse(path):
+        if not statement.account or not statement.account.strip():
+            raise ParseError("the statement names no account (expected an IBAN or account number)")
+        account = compact(statement.account)[:64]
+        account_id = accounts.get(account) or _account_id(session, account, statement.currency)
+        accounts[account] = account_id
+        row = StatementRow(
+            file_id=sf.id, account_id=account_id, kind=(statement.kind or parser.name)[:40],
+            statement_ref=_limit(statement.statement_id, 100), sequence=_limit(statement.sequence, 40),
+            currency=_limit(statement.currency, 3), position=position,
+        )
+        position += 1
+        session.add(row)
+        session.flush()
+        stored, dups, total, first, last = _store_lines(
+            session, row.id, account_id, account, statement, occurrences
+        )
+        warnings = list(statement.warnings)
+        warnings.extend(_balance_warnings(session, account_id, row.id, statement, total))
+        row.opening_balance = statement.opening.amount if statement.opening else None
+        row.opening_date = statement.opening.date if statement.opening else None
+        row.closing_balance = statement.closing.amount if statement.closing else None
+        row.closing_date = statement.closing.date if statement.closing else None
+        row.currency = row.currency or _limit(statement.currency, 3)
+        row.first_booking_date, row.last_booking_date = first, last
+        row.line_count, row.duplicate_count = stored, dups
+        row.warnings = warnings or None
+        label = f"statement {statement.statement_id or position} ({account})"
+        result.warnings.extend(f"{label}: {w}" for w in warnings)
+        result.statements += 1
+        result.transactions += stored
+        result.duplicates += dups
+    if result.statements == 0:
+        raise ParseError("no statement found in the file")
+    sf.statements, sf.transactions, sf.duplicates = result.statements, result.transactions, result.duplicates
+    sf.warnings = result.warnings or None
+
+
+def _account_id(session: Any, account: str, currency: str | None) -> int:
+    found = session.scalar(select(BankAccount.id).where(BankAccount.account == account))
+    if found is not None:
+        return int(found)
+    acc = BankAccount(account=account, currency=_limit(currency, 3))
+    session.add(acc)
+    session.flush()
+    return int(acc.id)
+
+
+def _chunks(it: Iterable[StatementLine], size: int) -> Iterator[list[StatementLine]]:
+    iterator = iter(it)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _store_lines(
+    session: Any, statement_id: int, account_id: int, account: str, statement: Statement, occurrences: dict[str, int]
+) -> tuple[int, int, Decimal, date | None, date | None]:
+    stored = dups = 0
+    total = Decimal("0")
+    first: date | None = None
+    last: date | None = None
+    position = 0
+    now = utcnow()
+    table = BankTransaction.__table__
+    for chunk in _chunks(statement.lines, CHUNK):
+        rows: list[dict[str, Any]] = []
+        for line in chunk:
+            if not isinstance(line.amount, Decimal):
+                raise ParseError(f"amount {line.amount!r} is not exact", line.source_line)
+            total += line.amount
+            first = line.booking_date if first is None or line.booking_date < first else first
+            last = line.booking_date if last is None or line.booking_date > last else last
+            base = content_key(account, line, statement.currency)
+            n = occurrences.get(base, 0) + 1
+            occurrences[base] = n
+            key = hashlib.sha256(f"{base}#{n}".encode()).hexdigest()[:40]
+            rows.append({
+                "statement_id": statement_id, "account_id": account_id, "line_key": key, "position": position,
+                "bank_reference": _limit(line.bank_reference, 200), "booking_date": line.booking_date,
+                "value_date": line.value_date, "amount": line.amount.quantize(Decimal("0.01")),
+                "currency": _limit((line.currency or statement.currency or "").upper(), 3),
+                "counterparty_name": _limit(line.counterparty_name, 300),
+                "counterparty_account": _limit(compact(line.counterparty_account) if line.counterparty_account else None, 64),
+                "counterparty_bic": _limit(line.counterparty_bic, 16), "ultimate_debtor": _limit(line.ultimate_debtor, 300),
+                "remittance": line.remittance.strip() if line.remittance else None,
+                "creditor_reference": _limit(line.creditor_reference, 64), "end_to_end_id": _limit(line.end_to_end_id, 100),
+                "bank_code": _limit(line.bank_code, 40), "raw": line.raw or "", "status": "new", "created_at": now,
+            })
+            position += 1
+            if line.amount != line.amount.quantize(Decimal("0.01")):
+                raise ParseError(f"amount {line.amount} has more than two decimals", line.source_line)
+        keys = [r["line_key"] for r in rows]
+        known = set(session.scalars(
+            select(BankTransaction.line_key).where(BankTransaction.account_id == account_id, BankTransaction.line_key.in_(keys))
+        ))
+        new_rows = [r for r in rows if r["line_key"] not in known]
+        dups += len(rows) - len(new_rows)
+        if new_rows:
+            session.execute(table.insert(), new_rows)
+        stored += len(new_rows)
+    return stored, dups, total, first, last
+
+
+def _balance_warnings(session: Any, account_id: int, row_id: int, statement: Statement, total: Decimal) -> list[str]:
+    warnings: list[str] = []
+    opening, closing = statement.opening, statement.closing
+    if opening is not None and closing is not None:
+        expected = opening.amount + total
+        if expected != closing.amount:
+            warnings.append(
+                f"balance does not add up: opening {opening.amount} + lines {total} = {expected}, "
+                f"but the closing balance is {closing.amount} (difference {closing.amount - expected})"
+            )
+    if opening is not None:
+        previous = session.execute(
+            select(StatementRow.closing_balance, StatementRow.closing_date)
+            .where(StatementRow.account_id == account_id, StatementRow.id != row_id,
+                   StatementRow.closing_balance.is_not(None),
+                   *( [StatementRow.closing_date <= opening.date] if opening.date else [] ))
+            .order_by(StatementRow.closing_date.desc(), StatementRow.id.desc())
+            .limit(1)
+        ).first()
+        if previous is not None and previous[0] != opening.amount:
+            warnings.append(
+                f"gap: opening balance {opening.amount} differs from the previous statement's closing "
+                f"balance {previous[0]} of {previous[1]}"
+            )
+    return warnings
