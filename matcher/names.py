@@ -1,0 +1,205 @@
+"""Payer names: the name a bank delivers, made comparable with the name in the customer master.
+
+The same customer arrives as ``Müller Maschinenbau GmbH``, ``MUELLER
+MASCHINENBAU G.M.B.H.``, ``Muller Maschinenbau Gesellschaft mbH`` or cut by the
+bank format after 35 (MT940 ``?32``/``?33``, SWIFT name lines) or 32
+characters: ``MUELLER MASCHINENBAU GESELLSCHAFT ``.  Two forms are made:
+
+* ``full``: NFKC, case folded, accents removed, both umlaut transliterations
+  brought together (``ü``, ``ue`` and ``u`` all become ``u``; ``ß`` becomes
+  ``ss``), punctuation dropped inside abbreviations (``G.m.b.H.`` ->
+  ``gmbh``) and turned into spaces elsewhere.  A truncated bank name is
+  compared with the customer's ``full`` form as a prefix.
+* ``core``: ``full`` without legal forms at either end (GmbH, Gesellschaft
+  mbH, AG, KG, B.V., N.V., S.A., S.A.R.L., Ltd, Limited, Inc., LLC, PLC,
+  有限公司, 股份有限公司, 株式会社 and more) and without ``and``/``und``/
+  ``et``/``en``/``&``: the key for exact and fuzzy comparison.
+
+>>> core_name("MUELLER MASCHINENBAU G.M.B.H.") == core_name("Müller Maschinenbau Gesellschaft mbH")
+True
+>>> core_name("Van der Berg B.V."), core_name("SARL Dupont & Fils")
+('van der berg', 'dupont fils')
+>>> core_name("深圳市华强电子有限公司"), core_name("Shenzhen Huaqiang Co., Ltd.")
+('深圳市华强电子', 'shenzhen huaqiang')
+>>> is_truncation("MUELLER MASCHINENBAU GESELLSCHAFT M", "Müller Maschinenbau Gesellschaft mit beschränkter Haftung")
+True
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Legal forms as token sequences (after ``full`` normalisation), longest first.
+_LEGAL_FORMS_TEXT = """
+gesellschaft mit beschrankter haftung
+gesellschaft mbh
+gmbh co kgaa
+gmbh co kg
+gmbh co ohg
+gmbh co
+ag co kg
+se co kg
+gmbh
+mbh
+kgaa
+ag
+kg
+ohg
+ug haftungsbeschrankt
+ug
+ev
+ek
+eg
+se
+gbr
+besloten vennootschap
+naamloze vennootschap
+bv
+nv
+vof
+cv
+bvba
+sa
+sas
+sasu
+sarl
+eurl
+snc
+sca
+sci
+srl
+spa
+sl
+sau
+co ltd
+company limited
+limited
+ltd
+plc
+llp
+llc
+lp
+inc
+incorporated
+corporation
+corp
+company
+co
+pty ltd
+pty
+pte ltd
+pte
+ab
+as
+asa
+oy
+oyj
+aps
+sro
+kft
+spzoo
+sp zoo
+"""
+LEGAL_FORMS: tuple[tuple[str, ...], ...] = tuple(
+    sorted((tuple(line.split()) for line in _LEGAL_FORMS_TEXT.strip().splitlines()), key=len, reverse=True)
+)
+# Chinese and Japanese legal forms are written without spaces: removed as substrings at the end.
+CJK_LEGAL_FORMS = (
+    "股份有限公司",
+    "有限责任公司",
+    "有限責任公司",
+    "集团有限公司",
+    "有限公司",
+    "株式会社",
+    "有限会社",
+    "合同会社",
+    "公司",
+)
+_FILLER = {"and", "und", "et", "en", "y", "the", "de", "der", "die", "la", "le"}
+_FILLER_KEEP_INSIDE = {"de", "der", "die", "la", "le"}  # "van der berg": only dropped at the ends
+
+_ABBREVIATION = re.compile(r"\b(?:[^\W\d_]\.){2,}")  # G.m.b.H.  B.V.  S.A.R.L.
+_PUNCT = re.compile(r"[^\w\s]|_")
+_SPACES = re.compile(r"\s+")
+_UMLAUT_PAIRS = re.compile(r"(?<=[a-z])(ae|oe|ue)|^(ae|oe|ue)")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=200_000)
+def full_name(name: str | None) -> str:
+    """The name in comparable form, legal forms kept (for prefix comparison of truncated names)."""
+    if not name:
+        return ""
+    text = unicodedata.normalize("NFKC", name).casefold().replace("ß", "ss")
+    # ä -> a and ae -> a alike: accents stripped first, then the two-letter spellings folded.
+    text = _strip_accents(text)
+    text = _ABBREVIATION.sub(lambda m: m.group(0).replace(".", "") + " ", text)
+    text = text.replace("'", "").replace("’", "")
+    text = _PUNCT.sub(" ", text)
+    text = _UMLAUT_PAIRS.sub(lambda m: (m.group(1) or m.group(2))[0], text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _strip_legal(tokens: list[str]) -> list[str]:
+    changed = True
+    while changed and tokens:
+        changed = False
+        for form in LEGAL_FORMS:
+            n = len(form)
+            if len(tokens) > n and tuple(tokens[-n:]) == form:
+                tokens = tokens[:-n]
+                changed = True
+                break
+            if len(tokens) > n and tuple(tokens[:n]) == form and n == 1 and form[0] in {"sarl", "sa", "sas", "bv", "nv"}:
+                tokens = tokens[n:]
+                changed = True
+                break
+        while len(tokens) > 1 and tokens[-1] in _FILLER:
+            tokens = tokens[:-1]
+            changed = True
+        while len(tokens) > 1 and tokens[0] in _FILLER:
+            tokens = tokens[1:]
+            changed = True
+    return tokens
+
+
+@lru_cache(maxsize=200_000)
+def core_name(name: str | None) -> str:
+    """The name without legal forms and filler words: the key for exact and fuzzy comparison."""
+    full = full_name(name)
+    if not full:
+        return ""
+    for form in CJK_LEGAL_FORMS:
+        if full.endswith(form) and len(full) > len(form):
+            full = full[: -len(form)].strip()
+            break
+    tokens = _strip_legal(full.split())
+    tokens = [t for t in tokens if t not in _FILLER or t in _FILLER_KEEP_INSIDE]
+    return " ".join(tokens) or full
+
+
+def name_tokens(core: str) -> list[str]:
+    """Blocking tokens of a core name: its words, and character pairs of CJK runs (no spaces there)."""
+    out: list[str] = []
+    for word in core.split():
+        if _CJK.search(word):
+            out.extend(word[i : i + 2] for i in range(max(1, len(word) - 1)))
+        else:
+            out.append(word)
+    return out
+
+
+def is_truncation(bank_name: str | None, customer_name: str | None, min_length: int = 12) -> bool:
+    """True when ``bank_name`` is ``customer_name`` cut short by a bank format (compared as a prefix)."""
+    bank = full_name(bank_name)
+    customer = full_name(customer_name)
+    if len(bank) < min_length or len(bank) >= len(customer):
+        return False
+    return customer.startswith(bank)
