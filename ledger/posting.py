@@ -23,13 +23,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.models import (
     Allocation,
     AuditEntry,
     BankTransaction,
+    Customer,
     CustomerAccount,
     CustomerAlias,
     Invoice,
@@ -150,7 +152,9 @@ def _load_invoices(session: Session, invoice_ids: Iterable[str]) -> dict[str, In
     ids = sorted(set(invoice_ids))
     if not ids:
         return {}
-    stmt = select(Invoice).where(Invoice.invoice_id.in_(ids))
+    # populate_existing: an invoice read earlier in this session (e.g. for display) is read again,
+    # so the open amount checked and reduced below is the one the database holds now
+    stmt = select(Invoice).where(Invoice.invoice_id.in_(ids)).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()  # two people posting against one invoice: the second waits
     found = {inv.invoice_id: inv for inv in session.scalars(stmt)}
@@ -175,6 +179,42 @@ def open_queue_item(session: Session, transaction_id: int) -> QueueItem | None:
     return session.scalars(
         select(QueueItem).where(QueueItem.transaction_id == transaction_id, QueueItem.status == "open")
     ).first()
+
+
+def lock_transaction(session: Session, txn: BankTransaction) -> None:
+    """Serialise decisions on one transaction and re-read its status.
+
+    Two deciders (the daily job and a person in the queue, or two people) may
+    look at the same transaction at once.  The second one waits here until
+    the first has committed and then sees the status it left, so the checks
+    that follow (already posted? already allocated?) are made on fresh data
+    and a payment is never settled twice.  PostgreSQL: ``SELECT ... FOR
+    UPDATE`` on the row.  SQLite: the driver opens a transaction only at the
+    first write, so a read made before it may already be stale; a no-op write
+    takes SQLite's database write lock first (waiting for another writer
+    within the busy timeout), and the status is read after it.
+    """
+    if txn.id is None:
+        return
+    session.flush()  # the caller's pending changes are written first, never lost by the re-read
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        session.execute(
+            update(BankTransaction)
+            .where(BankTransaction.id == txn.id)
+            .values(status=BankTransaction.status)
+            .execution_options(synchronize_session=False)
+        )
+    query = select(BankTransaction.status, BankTransaction.customer_id, BankTransaction.ignore_reason).where(
+        BankTransaction.id == txn.id
+    )
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    fresh = session.execute(query).one()
+    # adopt what the database holds without marking the object dirty
+    set_committed_value(txn, "status", fresh.status)
+    set_committed_value(txn, "customer_id", fresh.customer_id)
+    set_committed_value(txn, "ignore_reason", fresh.ignore_reason)
 
 
 def _resolve_queue(session: Session, txn: BankTransaction, actor: str, status: str, resolution: str) -> None:
@@ -255,6 +295,7 @@ def post(
     invoice until :func:`approve` (four eyes); the transaction then stays in
     the queue with reason ``pending-approval``.
     """
+    lock_transaction(session, txn)
     if txn.status in ("posted", "ignored"):
         raise PostingError(f"transaction {txn.id} is already {txn.status}; unmatch it first")
     if active_allocations(session, txn.id):
@@ -278,6 +319,8 @@ def post(
     payer = customer_id or (invoices[lines[0].invoice_id].customer_id if lines else None)
     if unapplied > ZERO and payer is None:
         raise PostingError("unapplied cash needs a customer")
+    if customer_id is not None and session.get(Customer, customer_id) is None:
+        raise PostingError(f"unknown customer {customer_id}")
 
     before_txn = transaction_state(txn)
     now = utcnow()
@@ -393,6 +436,7 @@ def post(
 
 def approve(session: Session, txn: BankTransaction, *, actor: str) -> list[Allocation]:
     """Approve the pending adjustments of ``txn``: a different person than the one who decided."""
+    lock_transaction(session, txn)
     pending = [a for a in active_allocations(session, txn.id) if a.status == "pending_approval"]
     if not pending:
         raise PostingError(f"transaction {txn.id} has nothing waiting for approval")
@@ -445,6 +489,7 @@ def unmatch(session: Session, txn: BankTransaction, *, actor: str, note: str | N
     Returns how many allocations were reversed.  The original entries stay in
     the audit trail; the reversal is added to it.
     """
+    lock_transaction(session, txn)
     allocations = active_allocations(session, txn.id)
     cash = list(
         session.scalars(select(UnappliedCash).where(UnappliedCash.transaction_id == txn.id, UnappliedCash.status == "open"))
@@ -518,6 +563,7 @@ def enqueue(
 
     An open item of the same transaction is replaced in place (its suggestions renewed).
     """
+    lock_transaction(session, txn)
     if txn.status in ("posted", "ignored"):
         raise PostingError(f"transaction {txn.id} is already {txn.status}")
     item = open_queue_item(session, txn.id)
@@ -574,6 +620,7 @@ def ignore(
     job_run_id: int | None = None,
 ) -> None:
     """Set ``txn`` aside as not a customer payment (a rule's or a person's decision), with the reason."""
+    lock_transaction(session, txn)
     if txn.status == "posted" or active_allocations(session, txn.id):
         raise PostingError(f"transaction {txn.id} is posted; unmatch it first")
     before = transaction_state(txn)
