@@ -1,0 +1,402 @@
+"""The match job behind ``recon match``: new transactions -> decisions -> postings, queue, set-asides.
+
+1. **Snapshot** (one read): every transaction with status ``new`` in
+   booking-date order, every invoice not cancelled (open amounts in integer
+   cents), customers, their aliases and accounts (master and learned).
+2. **Bulk stages** over whole columns (polars): reference keys of texts and
+   invoices joined into hits (plus one-typo hits for lines without a hit),
+   payer identification (accounts joined; names exact, truncated or fuzzy
+   within blocks), ignore rules, amount-only candidates.
+3. **Decisions**, one transaction at a time in booking-date order
+   (:func:`matcher.decision.decide`), against open amounts that every posting
+   reduces at once, so an invoice's open amount is never allocated twice in
+   a run; a later payment for the same invoice finds it paid and is queued.
+4. **Writes** in chunks through :mod:`ledger.bulk_posting`, each chunk one
+   database transaction (all or nothing).  A crash leaves the chunks before it
+   posted and the rest ``new``: the next run picks up exactly where it stopped.
+
+Only ``new`` transactions are looked at: a queued one belongs to a person, and
+an undone posting (queued ``reversed``) is never re-posted by the next run.
+Running the job twice changes nothing the second time.  The job lock is the
+caller's business (``recon match`` and ``recon run daily`` hold it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from sqlalchemy import BigInteger, Engine, String, cast, func, select
+
+from ledger.bulk_posting import (
+    BulkDecision,
+    BulkIgnore,
+    BulkPost,
+    BulkQueue,
+    InvoiceState,
+    TxnState,
+    write_chunk,
+)
+from ledger.db import transaction
+from ledger.models import BankTransaction, Customer, CustomerAccount, CustomerAlias, Invoice, JobRun, utcnow
+from ledger.posting import AllocationLine, SuggestionGroup
+from matcher.candidates import (
+    amount_only_candidates,
+    invoice_key_frame,
+    reference_hits,
+    text_key_frame,
+    typo_hits,
+)
+from matcher.decision import Decision, InvoiceBook, Payer, RefHit, TxnFacts, cents, decide, to_decimal
+from matcher.ignore import ignore_reasons
+from matcher.payers import NameIndex, identify_payers, name_rows
+from matcher.settings import SettingsBook
+from rules import Rules
+
+log = logging.getLogger("recon.match")
+CHUNK = 20_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class MatchSummary:
+    """What one run did, for the command's summary and the daily job's JSON."""
+
+    considered: int = 0
+    posted: int = 0
+    posted_amount: Decimal = Decimal("0.00")
+    allocations: int = 0
+    queued: int = 0
+    queued_by_reason: dict[str, int] = field(default_factory=dict)
+    ignored: int = 0
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    job_run_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: money as a string, reasons sorted by count."""
+        return {
+            "considered": self.considered,
+            "posted": self.posted,
+            "posted_amount": str(self.posted_amount),
+            "allocations": self.allocations,
+            "queued": self.queued,
+            "queued_by_reason": dict(sorted(self.queued_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "ignored": self.ignored,
+            "ignored_by_reason": dict(sorted(self.ignored_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "seconds": round(self.seconds, 2),
+            "job_run_id": self.job_run_id,
+        }
+
+
+def _cents(col: Any) -> Any:
+    return cast(func.round(col * 100), BigInteger)
+
+
+def _rows_frame(engine: Engine, stmt: Any, schema: dict[str, Any]) -> pl.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).fetchall()
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def _as_date(df: pl.DataFrame, *cols: str) -> pl.DataFrame:
+    return df.with_columns(
+        [pl.col(c).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False) for c in cols if df.schema[c] == pl.String]
+    )
+
+
+def load_transactions(engine: Engine) -> pl.DataFrame:
+    """Every ``new`` transaction, booking-date order; amounts in cents; ``txn`` = position in that order."""
+    t = BankTransaction
+    stmt = (
+        select(
+            t.id, cast(t.booking_date, String), cast(t.value_date, String), _cents(t.amount), t.currency,
+            t.counterparty_name, t.counterparty_account, t.ultimate_debtor, t.remittance, t.creditor_reference,
+            t.end_to_end_id, t.bank_code,
+        )
+        .where(t.status == "new")
+        .order_by(t.booking_date, t.id)
+    )
+    schema = {
+        "id": pl.Int64, "booking_date": pl.String, "value_date": pl.String, "amount_cents": pl.Int64,
+        "currency": pl.String, "counterparty_name": pl.String,
+        "counterparty_account": pl.String, "ultimate_debtor": pl.String, "remittance": pl.String,
+        "creditor_reference": pl.String, "end_to_end_id": pl.String, "bank_code": pl.String,
+    }
+    df = _rows_frame(engine, stmt, schema)
+    df = _as_date(df, "booking_date", "value_date")
+    return df.with_row_index("txn").with_columns(pl.col("txn").cast(pl.Int64))
+
+
+def load_invoices(engine: Engine) -> pl.DataFrame:
+    """Every invoice that is not cancelled (paid ones too: a second payment must be recognised)."""
+    i = Invoice
+    stmt = select(
+        i.invoice_id, i.customer_id, i.currency, _cents(i.amount), _cents(i.open_amount),
+        cast(func.round(i.discount_pct * 10000), BigInteger), cast(i.discount_until, String), cast(i.due_date, String),
+        i.reference,
+    ).where(i.status != "cancelled").order_by(i.invoice_id)
+    schema = {
+        "invoice_id": pl.String, "customer_id": pl.String, "currency": pl.String, "amount_cents": pl.Int64,
+        "open_cents": pl.Int64, "discount_e4": pl.Int64, "discount_until": pl.String, "due_date": pl.String,
+        "reference": pl.String,
+    }
+    df = _as_date(_rows_frame(engine, stmt, schema), "discount_until", "due_date")
+    return df.with_row_index("inv").with_columns(pl.col("inv").cast(pl.Int64))
+
+
+def build_book(invoices: pl.DataFrame, customers: pl.DataFrame) -> InvoiceBook:
+    """The invoices as the decision reads them (cents and date ordinals in Python lists)."""
+    df = invoices.select(
+        "invoice_id", "customer_id", pl.col("currency").fill_null(""), "amount_cents", "open_cents",
+        # discount = gross amount * pct / 100, rounded half up to the cent, in integers (pct has 4 decimals)
+        ((pl.col("amount_cents") * pl.col("discount_e4").fill_null(0) + 500_000) // 1_000_000).alias("discount"),
+        (pl.col("discount_until").cast(pl.Int32).fill_null(-_EPOCH_ORDINAL) + _EPOCH_ORDINAL).alias("until"),
+        (pl.col("due_date").cast(pl.Int32).fill_null(-_EPOCH_ORDINAL) + _EPOCH_ORDINAL).alias("due"),
+    )
+    parents = {
+        c: p for c, p in customers.select("customer_id", "parent_id").iter_rows() if p
+    }
+    return InvoiceBook(
+        ids=df["invoice_id"].to_list(),
+        customer=df["customer_id"].to_list(),
+        currency=df["currency"].to_list(),
+        amount=df["amount_cents"].to_list(),
+        open=df["open_cents"].to_list(),
+        discount=df["discount"].to_list(),
+        discount_until=df["until"].to_list(),
+        due=df["due"].to_list(),
+        parent=parents,
+    ).finish()
+
+
+def _load_master(engine: Engine) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    customers = _rows_frame(
+        engine, select(Customer.customer_id, Customer.name, Customer.parent_id),
+        {"customer_id": pl.String, "name": pl.String, "parent_id": pl.String},
+    )
+    aliases = _rows_frame(
+        engine, select(CustomerAlias.customer_id, CustomerAlias.alias, CustomerAlias.source),
+        {"customer_id": pl.String, "alias": pl.String, "source": pl.String},
+    )
+    accounts = _rows_frame(
+        engine, select(CustomerAccount.customer_id, CustomerAccount.account, CustomerAccount.source),
+        {"customer_id": pl.String, "account": pl.String, "source": pl.String},
+    )
+    return customers, aliases, accounts
+
+
+@dataclass
+class Facts:
+    """The bulk stages' findings, per transaction position."""
+
+    hits: dict[int, list[RefHit]]
+    payers: dict[int, Payer]
+    ignore: dict[int, str]
+    amount_only: dict[int, list[int]]
+
+
+def find_facts(txns: pl.DataFrame, invoices: pl.DataFrame, customers: pl.DataFrame, aliases: pl.DataFrame,
+               accounts: pl.DataFrame, settings_book: SettingsBook) -> Facts:
+    """Run the bulk stages (references, payers, ignore rules, amount-only candidates)."""
+    s = settings_book.default
+    t0 = time.monotonic()
+    inv_keys = invoice_key_frame(invoices.select("inv", "invoice_id", "reference"))
+    txt_keys = text_key_frame(txns.select("txn", "remittance", "creditor_reference", "end_to_end_id"))
+    hits_df = reference_hits(txt_keys, inv_keys)
+    without = txns.filter(
+        ~pl.col("txn").is_in(hits_df["txn"].unique().implode()) & (pl.col("amount_cents") > 0)
+    )["txn"]
+    typos = typo_hits(txt_keys, inv_keys, without)
+    if typos.height:
+        hits_df = pl.concat([hits_df, typos])
+    log.info("references: %d hits (%d one-typo) in %.1fs", hits_df.height, typos.height, time.monotonic() - t0)
+    hits: dict[int, list[RefHit]] = {}
+    for txn, inv, form, found, fld in hits_df.sort("txn").iter_rows():
+        hits.setdefault(txn, []).append(RefHit(inv, form, found, fld))
+
+    t1 = time.monotonic()
+    index = NameIndex(name_rows(customers, aliases), s)
+    payers = identify_payers(
+        txns.filter(pl.col("amount_cents") > 0).select(
+            "txn", "counterparty_account", "counterparty_name", "ultimate_debtor"
+        ),
+        accounts,
+        index,
+    )
+    log.info("payers: %d of %d identified in %.1fs", len(payers), txns.height, time.monotonic() - t1)
+
+    ignore = ignore_reasons(
+        txns.select("txn", "amount_cents", "counterparty_name", "remittance", "bank_code", "counterparty_account"),
+        s.ignore_rules,
+    )
+    lonely = txns.filter(
+        (pl.col("amount_cents") > 0)
+        & ~pl.col("txn").is_in(list(hits.keys()))
+        & ~pl.col("txn").is_in(list(payers.keys()))
+    )
+    amount_only: dict[int, list[int]] = {}
+    if lonely.height:
+        cands = amount_only_candidates(lonely, invoices, s.max_amount_only_candidates)
+        for txn, inv in cands.iter_rows():
+            amount_only.setdefault(txn, []).append(inv)
+    return Facts(hits, payers, ignore, amount_only)
+
+
+def _bulk_decision(d: Decision, state: TxnState, book: InvoiceBook) -> BulkDecision:
+    if d.kind == "ignore":
+        return BulkIgnore(state, d.reason)
+    if d.kind == "post":
+        return BulkPost(
+            state,
+            [AllocationLine(book.ids[ln.inv], _dec(ln.cash), _dec(ln.adjustment), ln.adjustment_reason) for ln in d.lines],
+            d.reason,
+            to_decimal(d.confidence),
+            d.evidence,
+            d.customer_id,
+            d.remainder,
+        )
+    groups = [
+        SuggestionGroup(
+            [AllocationLine(book.ids[ln.inv], _dec(ln.cash), _dec(ln.adjustment), ln.adjustment_reason) for ln in lines],
+            to_decimal(conf),
+            reason,
+            ev,
+        )
+        for lines, conf, reason, ev in d.suggestions
+    ]
+    return BulkQueue(state, d.reason, d.detail, groups, d.customer_id)
+
+
+def _dec(value: int) -> Decimal:
+    return Decimal(cents(value))
+
+
+def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: Progress | None = None,
+              chunk_size: int = CHUNK) -> MatchSummary:
+    """Match every ``new`` transaction: post, queue or set aside; return what was done.
+
+    ``progress(done, total)`` is called after every chunk written.
+    """
+    started = time.monotonic()
+    summary = MatchSummary()
+    settings_book = SettingsBook(rules)
+    with transaction(engine) as session:
+        run = JobRun(kind="match", actor=actor, started_at=utcnow(), status="running")
+        session.add(run)
+        session.flush()
+        summary.job_run_id = run.id
+    try:
+        _run(engine, settings_book, actor, progress, chunk_size, summary)
+    except BaseException:
+        summary.seconds = time.monotonic() - started
+        with transaction(engine) as session:
+            row = session.get(JobRun, summary.job_run_id)
+            if row is not None:
+                row.status = "failed"
+                row.finished_at = utcnow()
+                row.summary = summary.as_dict()
+        raise
+    summary.seconds = time.monotonic() - started
+    with transaction(engine) as session:
+        row = session.get(JobRun, summary.job_run_id)
+        if row is not None:
+            row.status = "ok"
+            row.finished_at = utcnow()
+            row.summary = summary.as_dict()
+    return summary
+
+
+def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Progress | None, chunk_size: int,
+         summary: MatchSummary) -> None:
+    t0 = time.monotonic()
+    txns = load_transactions(engine)
+    summary.considered = txns.height
+    if progress is not None:
+        progress(0, txns.height)
+    if txns.height == 0:
+        return
+    invoices = load_invoices(engine)
+    customers, aliases, accounts = _load_master(engine)
+    log.info("snapshot: %d transactions, %d invoices in %.1fs", txns.height, invoices.height, time.monotonic() - t0)
+    facts = find_facts(txns, invoices, customers, aliases, accounts, settings_book)
+    book = build_book(invoices, customers)
+    s_default = settings_book.default
+    limit = None if s_default.four_eyes_limit_cents is None else _dec(s_default.four_eyes_limit_cents)
+
+    t2 = time.monotonic()
+    cols = txns.select(
+        "txn", "id", "amount_cents", "currency", "booking_date", "value_date", "remittance", "creditor_reference",
+        "end_to_end_id",
+    )
+    reserved: dict[int, int] = {}  # invoice position -> cents held by pending (four-eyes) allocations
+    chunk: list[BulkDecision] = []
+    chunk_start: dict[int, int] = {}  # invoice position -> open cents when the chunk began
+    done = 0
+    for txn, tid, amount_cents, currency, booking, value, remittance, cref, e2e in cols.iter_rows():
+        facts_t = TxnFacts(
+            tid, amount_cents, currency, booking, value,
+            hits=facts.hits.get(txn, []), payer=facts.payers.get(txn),
+            amount_only=facts.amount_only.get(txn, []), ignore=facts.ignore.get(txn),
+            texts={"remittance": remittance, "creditor-reference": cref, "end-to-end-id": e2e},
+        )
+        s = s_default
+        if settings_book._overridden:  # per-customer rules: those of the payer (or the named invoice's customer)
+            who = facts_t.payer.customers[0] if facts_t.payer else (
+                book.customer[facts_t.hits[0].inv] if facts_t.hits else None
+            )
+            s = settings_book.for_customer(who)
+        decision = decide(facts_t, book, s)
+        if decision.kind == "post":
+            for ln in decision.lines:
+                chunk_start.setdefault(ln.inv, book.open[ln.inv] + reserved.get(ln.inv, 0))
+                book.open[ln.inv] -= ln.cash + ln.adjustment
+                if s_default.four_eyes_limit_cents is not None and ln.adjustment > s_default.four_eyes_limit_cents:
+                    # a pending line leaves the invoice open in the database until approved, but within
+                    # this run it is reserved: it is not offered to a second payment
+                    reserved[ln.inv] = reserved.get(ln.inv, 0) + ln.cash + ln.adjustment
+        state = TxnState(tid, _dec(amount_cents), currency)
+        chunk.append(_bulk_decision(decision, state, book))
+        if len(chunk) >= chunk_size:
+            _flush(engine, chunk, chunk_start, book, actor, summary, limit)
+            done += len(chunk)
+            chunk, chunk_start = [], {}
+            if progress is not None:
+                progress(done, txns.height)
+    if chunk:
+        _flush(engine, chunk, chunk_start, book, actor, summary, limit)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, txns.height)
+    log.info("decided and wrote %d transactions in %.1fs", done, time.monotonic() - t2)
+
+
+def _flush(engine: Engine, chunk: list[BulkDecision], chunk_start: dict[int, int], book: InvoiceBook, actor: str,
+           summary: MatchSummary, limit: Decimal | None) -> None:
+    invoices: dict[str, InvoiceState] = {}
+    for inv, open_ in chunk_start.items():
+        amount = _dec(book.amount[inv])
+        state = InvoiceState(amount, _dec(open_), book.currency[inv] or None)
+        state.status = "paid" if state.open <= 0 else ("partly_paid" if state.open < amount else "open")
+        invoices[book.ids[inv]] = state
+    with engine.begin() as conn:
+        res = write_chunk(conn, chunk, invoices, actor=actor, job_run_id=summary.job_run_id, approval_limit=limit)
+    summary.posted += res.posted
+    summary.posted_amount += res.posted_amount
+    summary.allocations += res.allocations
+    summary.queued += res.queued + res.pending
+    summary.ignored += res.ignored
+    for k, v in res.queue_reasons.items():
+        summary.queued_by_reason[k] = summary.queued_by_reason.get(k, 0) + v
+    for k, v in res.ignore_reasons.items():
+        summary.ignored_by_reason[k] = summary.ignored_by_reason.get(k, 0) + v

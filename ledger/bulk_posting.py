@@ -1,0 +1,402 @@
+"""Posting in bulk: the rows :mod:`ledger.posting` writes, for thousands of decisions at once.
+
+``recon match`` decides about up to millions of transactions per run; posting
+them one by one through the ORM (a flush and several statements per
+decision) would take hours.  :func:`write_chunk` writes the same rows for a
+chunk of decisions with a few Core ``executemany`` statements: allocations,
+unapplied cash, queue items, suggestions, audit entries, and the updates of
+transactions and invoices.  A chunk is one database transaction, all or
+nothing; the caller commits it.
+
+It is not a second set of rules: every check that :func:`ledger.posting.post`,
+:func:`~ledger.posting.enqueue` and :func:`~ledger.posting.ignore` make is
+made here too (from the same helpers where they exist), and the tests compare
+the database state this module leaves with the one the ORM functions leave for
+the same decisions.  Guards catch a change made by someone else meanwhile:
+a transaction is only updated while it is still ``new`` and an invoice only
+while its open amount is still the one the decisions were made on; otherwise
+:class:`~ledger.posting.PostingError` rolls the chunk back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
+
+from ledger.models import (
+    Allocation,
+    AuditEntry,
+    BankTransaction,
+    Invoice,
+    QueueItem,
+    Suggestion,
+    UnappliedCash,
+    utcnow,
+)
+from ledger.posting import (
+    ADJUSTMENT_REASONS,
+    ZERO,
+    AllocationLine,
+    PostingError,
+    SuggestionGroup,
+    _jsonable,
+    money,
+)
+
+PENDING_DETAIL = "an adjustment above the four-eyes limit waits for a second person's approval"
+
+
+@dataclass(slots=True)
+class TxnState:
+    """What the decision needs of a transaction: its amount and the state it is in now."""
+
+    id: int
+    amount: Decimal
+    currency: str | None
+    status: str = "new"
+    customer_id: str | None = None
+    ignore_reason: str | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {"status": self.status, "customer_id": self.customer_id, "ignore_reason": self.ignore_reason}
+
+
+@dataclass(slots=True)
+class InvoiceState:
+    """An invoice as the chunk starts from; the writer updates it as decisions apply."""
+
+    amount: Decimal
+    open: Decimal
+    currency: str | None
+    status: str = "open"
+
+    def state(self) -> dict[str, Any]:
+        return {"open_amount": str(self.open), "status": self.status}
+
+
+@dataclass(slots=True)
+class BulkPost:
+    """As :func:`ledger.posting.post` with ``automatic=True``."""
+
+    txn: TxnState
+    lines: list[AllocationLine]
+    reason: str
+    confidence: Decimal
+    evidence: dict[str, Any] | None = None
+    customer_id: str | None = None
+    remainder: str = "error"
+
+
+@dataclass(slots=True)
+class BulkQueue:
+    """As :func:`ledger.posting.enqueue`."""
+
+    txn: TxnState
+    reason: str
+    detail: str | None = None
+    suggestions: Sequence[SuggestionGroup] = ()
+    customer_id: str | None = None
+
+
+@dataclass(slots=True)
+class BulkIgnore:
+    """As :func:`ledger.posting.ignore` with ``automatic=True``."""
+
+    txn: TxnState
+    reason: str
+
+
+BulkDecision = BulkPost | BulkQueue | BulkIgnore
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """What one chunk wrote."""
+
+    posted: int = 0
+    pending: int = 0
+    queued: int = 0
+    ignored: int = 0
+    allocations: int = 0
+    posted_amount: Decimal = ZERO
+    queue_reasons: dict[str, int] = field(default_factory=dict)
+    ignore_reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _status_of(inv: InvoiceState) -> str:
+    if inv.status == "cancelled":
+        return "cancelled"
+    if inv.open <= ZERO:
+        return "paid"
+    if inv.open < inv.amount:
+        return "partly_paid"
+    return "open"
+
+
+def _validate(d: BulkPost, invoices: dict[str, InvoiceState], unapplied: Decimal) -> None:
+    """The checks of ``ledger.posting._validate_lines`` on the chunk's running invoice state."""
+    txn = d.txn
+    if txn.amount <= ZERO:
+        raise PostingError(f"transaction {txn.id} is a debit ({txn.amount}); only incoming payments settle invoices")
+    seen: set[str] = set()
+    for line in d.lines:
+        if line.invoice_id in seen:
+            raise PostingError(f"invoice {line.invoice_id} is named twice in one posting")
+        seen.add(line.invoice_id)
+        inv = invoices.get(line.invoice_id)
+        if inv is None:
+            raise PostingError(f"unknown invoice {line.invoice_id}")
+        if line.amount < ZERO or line.adjustment_amount < ZERO:
+            raise PostingError(f"invoice {line.invoice_id}: amounts must not be negative")
+        if line.amount + line.adjustment_amount <= ZERO:
+            raise PostingError(f"invoice {line.invoice_id}: nothing to allocate")
+        if line.adjustment_amount > ZERO and line.adjustment_reason not in ADJUSTMENT_REASONS:
+            raise PostingError(f"invoice {line.invoice_id}: an adjustment needs a reason")
+        if inv.status == "cancelled":
+            raise PostingError(f"invoice {line.invoice_id} is cancelled")
+        if txn.currency and inv.currency and txn.currency != inv.currency:
+            raise PostingError(f"invoice {line.invoice_id} is in {inv.currency}, the payment in {txn.currency}")
+        if line.amount + line.adjustment_amount > inv.open:
+            raise PostingError(
+                f"invoice {line.invoice_id} has {inv.open} open; cannot allocate {line.amount + line.adjustment_amount}"
+            )
+    total = sum((ln.amount for ln in d.lines), ZERO) + unapplied
+    if total > txn.amount:
+        raise PostingError(f"allocations of {total} exceed the payment of {txn.amount}")
+
+
+def write_chunk(
+    conn: Connection,
+    decisions: Sequence[BulkDecision],
+    invoices: dict[str, InvoiceState],
+    *,
+    actor: str,
+    job_run_id: int | None = None,
+    approval_limit: Decimal | None = None,
+) -> ChunkResult:
+    """Write ``decisions`` (in order) inside the caller's database transaction.
+
+    ``invoices`` holds the state, at the start of the chunk, of every invoice
+    the decisions touch; it is updated in place.  Raises
+    :class:`~ledger.posting.PostingError` when a decision breaks an invariant or
+    the database changed under the chunk (the caller rolls back).
+    """
+    result = ChunkResult()
+    if not decisions:
+        return result
+    now = utcnow()
+    txn_ids = [d.txn.id for d in decisions]
+    if len(set(txn_ids)) != len(txn_ids):
+        raise PostingError("a transaction is decided twice in one chunk")
+    open_items = set(
+        conn.execute(
+            select(QueueItem.transaction_id).where(
+                QueueItem.transaction_id.in_(txn_ids), QueueItem.status == "open"
+            )
+        ).scalars()
+    )
+    if open_items:
+        raise PostingError(f"transaction(s) {sorted(open_items)[:5]} already wait in the queue")
+    start_open = {k: v.open for k, v in invoices.items()}
+
+    alloc_rows: list[dict[str, Any]] = []
+    cash_rows: list[dict[str, Any]] = []
+    queue_rows: list[dict[str, Any]] = []
+    queue_suggestions: list[list[dict[str, Any]]] = []
+    audit_rows: list[dict[str, Any]] = []  # in the order the ORM functions would write them
+    txn_updates: list[dict[str, Any]] = []
+
+    for d in decisions:
+        txn = d.txn
+        if txn.status != "new":
+            raise PostingError(f"transaction {txn.id} is {txn.status}, not new")
+        before_txn = txn.state()
+        if isinstance(d, BulkIgnore):
+            txn.status = "ignored"
+            txn.ignore_reason = d.reason[:100]
+            audit_rows.append(_audit(now, actor, "ignore", txn.id, None, "transaction", str(txn.id), before_txn,
+                                     txn.state(), {"reason": d.reason, "automatic": True}, job_run_id))
+            result.ignored += 1
+            result.ignore_reasons[d.reason] = result.ignore_reasons.get(d.reason, 0) + 1
+        elif isinstance(d, BulkQueue):
+            q = len(queue_rows)
+            queue_rows.append({
+                "transaction_id": txn.id, "reason": d.reason, "detail": d.detail, "customer_id": d.customer_id,
+                "status": "open", "created_at": now, "created_by": actor, "job_run_id": job_run_id,
+            })
+            sugg = []
+            for rank, group in enumerate(d.suggestions, start=1):
+                for line in group.lines:
+                    adj = money(line.adjustment_amount)
+                    sugg.append({
+                        "rank": rank, "invoice_id": line.invoice_id, "amount": money(line.amount),
+                        "adjustment_amount": adj,
+                        "adjustment_reason": line.adjustment_reason if adj > ZERO else None,
+                        "confidence": group.confidence, "reason": group.reason, "evidence": _jsonable(group.evidence),
+                    })
+            queue_suggestions.append(sugg)
+            txn.status = "queued"
+            if d.customer_id:
+                txn.customer_id = d.customer_id
+            row = _audit(now, actor, "queue", txn.id, None, "queue_item", None, before_txn, txn.state(), {
+                "reason": d.reason,
+                "detail": d.detail,
+                "suggestions": [
+                    {"rank": r, "invoices": [ln.invoice_id for ln in g.lines], "confidence": g.confidence,
+                     "reason": g.reason}
+                    for r, g in enumerate(d.suggestions, start=1)
+                ],
+            }, job_run_id)
+            row["_queue"] = q
+            audit_rows.append(row)
+            result.queued += 1
+            result.queue_reasons[d.reason] = result.queue_reasons.get(d.reason, 0) + 1
+        else:
+            lines = [
+                AllocationLine(ln.invoice_id, money(ln.amount), money(ln.adjustment_amount), ln.adjustment_reason or None)
+                for ln in d.lines
+            ]
+            d.lines = lines
+            allocated = sum((ln.amount for ln in lines), ZERO)
+            left = money(txn.amount - allocated)
+            unapplied = ZERO
+            if left > ZERO:
+                if d.remainder != "unapplied":
+                    raise PostingError(f"the allocations leave {left} of the payment of {txn.amount} unallocated")
+                unapplied = left
+            _validate(d, invoices, unapplied)
+            payer = d.customer_id or (_customer_of(conn, lines[0].invoice_id) if lines else None)
+            if unapplied > ZERO and payer is None:
+                raise PostingError("unapplied cash needs a customer")
+            pending = False
+            evidence = _jsonable(d.evidence)
+            for line in lines:
+                inv = invoices[line.invoice_id]
+                needs_approval = approval_limit is not None and line.adjustment_amount > approval_limit
+                pending = pending or needs_approval
+                before_inv = inv.state()
+                adj_reason = line.adjustment_reason if line.adjustment_amount > ZERO else None
+                alloc_rows.append({
+                    "transaction_id": txn.id, "invoice_id": line.invoice_id, "amount": line.amount,
+                    "adjustment_amount": line.adjustment_amount, "adjustment_reason": adj_reason,
+                    "status": "pending_approval" if needs_approval else "posted", "confidence": d.confidence,
+                    "reason": d.reason, "evidence": evidence, "automatic": True, "decided_by": actor,
+                    "decided_at": now, "job_run_id": job_run_id,
+                })
+                if not needs_approval:
+                    inv.open = money(inv.open - line.amount - line.adjustment_amount)
+                    inv.status = _status_of(inv)
+                row = _audit(now, actor, "post-pending" if needs_approval else "post", txn.id, line.invoice_id,
+                             "allocation", None, before_inv, inv.state(), {
+                                 "amount": line.amount, "adjustment_amount": line.adjustment_amount,
+                                 "adjustment_reason": adj_reason, "reason": d.reason, "confidence": d.confidence,
+                                 "automatic": True, "evidence": d.evidence,
+                             }, job_run_id)
+                row["_alloc"] = len(alloc_rows) - 1
+                audit_rows.append(row)
+                result.allocations += 1
+            if unapplied > ZERO:
+                cash_rows.append({
+                    "transaction_id": txn.id, "customer_id": payer, "amount": unapplied, "currency": txn.currency,
+                    "status": "open", "reason": "overpayment" if lines else "on-account", "created_by": actor,
+                    "created_at": now,
+                })
+                row = _audit(now, actor, "unapplied", txn.id, None, "unapplied_cash", None, None,
+                             {"customer_id": payer, "amount": unapplied,
+                              "reason": "overpayment" if lines else "on-account"}, None, job_run_id)
+                row["_cash"] = len(cash_rows) - 1
+                audit_rows.append(row)
+            txn.customer_id = payer or txn.customer_id
+            if pending:
+                txn.status = "queued"
+                queue_rows.append({
+                    "transaction_id": txn.id, "reason": "pending-approval", "detail": PENDING_DETAIL,
+                    "customer_id": payer, "status": "open", "created_at": now, "created_by": actor,
+                    "job_run_id": job_run_id,
+                })
+                queue_suggestions.append([])
+                result.pending += 1
+                result.queue_reasons["pending-approval"] = result.queue_reasons.get("pending-approval", 0) + 1
+            else:
+                txn.status = "posted"
+                result.posted += 1
+                result.posted_amount += txn.amount
+            audit_rows.append(_audit(now, actor, "transaction-" + ("pending" if pending else "posted"), txn.id, None,
+                                     "transaction", str(txn.id), before_txn, txn.state(), None, job_run_id))
+        txn_updates.append({
+            "b_id": txn.id, "b_status": txn.status, "b_customer_id": txn.customer_id,
+            "b_ignore_reason": txn.ignore_reason,
+        })
+
+    # --- write ----------------------------------------------------------------------------------
+    t = BankTransaction.__table__
+    res = conn.execute(
+        update(t)
+        .where(and_(t.c.id == bindparam("b_id"), t.c.status == "new"))
+        .values(status=bindparam("b_status"), customer_id=bindparam("b_customer_id"),
+                ignore_reason=bindparam("b_ignore_reason")),
+        txn_updates,
+    )
+    if res.rowcount != len(txn_updates):
+        raise PostingError("transactions changed while recon matched them (someone decided meanwhile); run it again")
+
+    alloc_ids = _insert_returning(conn, Allocation.__table__, alloc_rows)
+    cash_ids = _insert_returning(conn, UnappliedCash.__table__, cash_rows)
+    queue_ids = _insert_returning(conn, QueueItem.__table__, queue_rows)
+    sugg_rows = [
+        {**s, "queue_item_id": queue_ids[q]} for q, rows in enumerate(queue_suggestions) for s in rows
+    ]
+    if sugg_rows:
+        conn.execute(insert(Suggestion.__table__), sugg_rows)
+
+    touched = [k for k, v in invoices.items() if v.open != start_open[k]]
+    if touched:
+        it = Invoice.__table__
+        res = conn.execute(
+            update(it)
+            .where(and_(it.c.invoice_id == bindparam("b_id"), it.c.open_amount == bindparam("b_before")))
+            .values(open_amount=bindparam("b_open"), status=bindparam("b_status"), updated_at=bindparam("b_at")),
+            [
+                {"b_id": k, "b_before": start_open[k], "b_open": invoices[k].open, "b_status": invoices[k].status,
+                 "b_at": now}
+                for k in touched
+            ],
+        )
+        if res.rowcount != len(touched):
+            raise PostingError("invoices changed while recon matched (someone posted meanwhile); run it again")
+
+    for row in audit_rows:
+        if "_alloc" in row:
+            row["entity_id"] = str(alloc_ids[row.pop("_alloc")])
+        elif "_cash" in row:
+            row["entity_id"] = str(cash_ids[row.pop("_cash")])
+        elif "_queue" in row:
+            row["entity_id"] = str(queue_ids[row.pop("_queue")])
+    conn.execute(insert(AuditEntry.__table__), audit_rows)
+    return result
+
+
+def _audit(now: Any, actor: str, action: str, txn_id: int, invoice_id: str | None, entity: str,
+           entity_id: str | None, before: dict[str, Any] | None, after: dict[str, Any] | None,
+           detail: dict[str, Any] | None, job_run_id: int | None) -> dict[str, Any]:
+    return {
+        "at": now, "actor": actor, "action": action, "transaction_id": txn_id, "invoice_id": invoice_id,
+        "entity": entity, "entity_id": entity_id, "before": _jsonable(before), "after": _jsonable(after),
+        "detail": _jsonable(detail), "job_run_id": job_run_id,
+    }
+
+
+def _insert_returning(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` and return their new ids in the order of ``rows``."""
+    if not rows:
+        return []
+    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [r[0] for r in result]
+
+
+def _customer_of(conn: Connection, invoice_id: str) -> str | None:
+    return conn.execute(select(Invoice.customer_id).where(Invoice.invoice_id == invoice_id)).scalar()

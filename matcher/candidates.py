@@ -1,0 +1,237 @@
+"""Candidates in bulk: which invoices each transaction's text names, and which match its amount alone.
+
+The keys of :mod:`matcher.references` computed over whole columns with polars
+(``str.extract_all``, shifts within a transaction, joins on the key), so that
+a million remittance texts meet a million invoices in seconds.  The Python
+functions in :mod:`matcher.references` are the reference implementation; the
+tests check that both give the same keys.
+
+Frames:
+
+* text keys: ``txn`` (row index), ``field`` (remittance, creditor-reference,
+  end-to-end-id), ``key``, ``rank`` (form rank, 0 = strongest), ``found``;
+* invoice keys: ``inv`` (row index), ``key``, ``rank``;
+* hits: ``txn``, ``inv``, ``form``, ``found``, ``field``: the best form per pair.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from stdnum import iso11649
+
+from matcher.references import (
+    FORMS,
+    MAX_PREFIX_LETTERS,
+    MAX_WINDOW,
+    MIN_DIGITS,
+    MIN_KEY,
+    MIN_TYPO,
+    within_one_edit,
+)
+
+_RANK = {form: i for i, form in enumerate(FORMS)}
+_TOKEN = r"[A-Z0-9]+"
+_RF = r"RF[0-9]{2}(?: ?[0-9A-Z]){1,21}"
+_ZEROS = r"(^|[A-Z])0+([0-9])"
+TEXT_FIELDS = ("remittance", "creditor_reference", "end_to_end_id")
+FIELD_LABEL = {"remittance": "remittance", "creditor_reference": "creditor-reference", "end_to_end_id": "end-to-end-id"}
+
+
+def _norm(expr: pl.Expr) -> pl.Expr:
+    return expr.str.normalize("NFKC").str.to_uppercase()
+
+
+def invoice_key_frame(invoices: pl.DataFrame) -> pl.DataFrame:
+    """Keys of every invoice (columns ``inv``, ``invoice_id``, ``reference``) -> ``inv, key, rank``."""
+    parts = []
+    for col in ("invoice_id", "reference"):
+        base = invoices.select(
+            pl.col("inv"), _norm(pl.col(col)).alias("norm")
+        ).filter(pl.col("norm").is_not_null() & (pl.col("norm") != ""))
+        toks = base.with_columns(pl.col("norm").str.extract_all(_TOKEN).alias("toks"))
+        toks = toks.with_columns(
+            pl.col("toks").list.join("").alias("exact"),
+            pl.col("toks").list.eval(pl.element().str.replace_all(_ZEROS, "${1}${2}")).list.join("").alias("zeros"),
+        ).with_columns(
+            pl.col("exact").str.replace_all("[A-Z]", "").alias("digits"),
+            pl.col("zeros").str.replace_all("[A-Z]", "").alias("dzeros"),
+            (pl.col("exact").str.starts_with("RF") & (pl.col("exact").str.len_chars() <= 25)).alias("maybe_rf"),
+        )
+        rf_cands = toks.filter(pl.col("maybe_rf")).select("exact").unique()
+        valid_rf = {v for v in rf_cands["exact"].to_list() if iso11649.is_valid(v)}
+        is_rf = pl.col("exact").is_in(list(valid_rf)) if valid_rf else pl.lit(False)
+        toks = toks.with_columns(is_rf.alias("rf"))
+        has_digit = pl.col("exact").str.contains("[0-9]")
+        parts.append(
+            toks.filter(pl.col("rf")).select("inv", pl.col("exact").alias("key"), pl.lit(_RANK["rf"]).alias("rank"))
+        )
+        plain = toks.filter(~pl.col("rf"))
+        ok_exact = (pl.col("exact").str.len_chars() >= MIN_KEY) & has_digit
+        parts.append(plain.filter(ok_exact).select("inv", pl.col("exact").alias("key"), pl.lit(_RANK["exact"]).alias("rank")))
+        parts.append(plain.filter(ok_exact).select("inv", pl.col("zeros").alias("key"), pl.lit(_RANK["leading-zeros"]).alias("rank")))
+        for col_d in ("digits", "dzeros"):
+            parts.append(
+                plain.filter(pl.col(col_d).str.len_chars() >= MIN_DIGITS).select(
+                    "inv", pl.col(col_d).alias("key"), pl.lit(_RANK["digits-only"]).alias("rank")
+                )
+            )
+    out = pl.concat([p.with_columns(pl.col("rank").cast(pl.Int8)) for p in parts])
+    return out.group_by("inv", "key").agg(pl.col("rank").min())
+
+
+def text_key_frame(txns: pl.DataFrame) -> pl.DataFrame:
+    """Keys in every transaction's text fields (columns ``txn`` and :data:`TEXT_FIELDS`)."""
+    frames = []
+    for col in TEXT_FIELDS:
+        if col not in txns.columns:
+            continue
+        base = txns.select(pl.col("txn"), _norm(pl.col(col)).alias("norm")).filter(
+            pl.col("norm").is_not_null() & (pl.col("norm") != "")
+        )
+        if base.height == 0:
+            continue
+        frames.append(_window_keys(base, FIELD_LABEL[col]))
+        frames.append(_rf_keys(base, FIELD_LABEL[col]))
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame(
+            schema={"txn": pl.Int64, "field": pl.String, "key": pl.String, "rank": pl.Int8, "found": pl.String}
+        )
+    out = pl.concat(frames)
+    return out.sort("rank").group_by("txn", "key", maintain_order=True).agg(
+        pl.col("rank").first(), pl.col("found").first(), pl.col("field").first()
+    ).select("txn", "field", "key", "rank", "found")
+
+
+def _window_keys(base: pl.DataFrame, field: str) -> pl.DataFrame:
+    toks = (
+        base.select("txn", pl.col("norm").str.extract_all(_TOKEN).alias("tok"))
+        .explode("tok")
+        .drop_nulls("tok")
+        .with_columns(pl.int_range(pl.len()).over("txn").alias("pos"))
+    )
+    eligible = pl.col("tok").str.contains("[0-9]") | (pl.col("tok").str.len_chars() <= MAX_PREFIX_LETTERS)
+    toks = toks.filter(eligible).with_columns(
+        pl.col("tok").str.replace_all(_ZEROS, "${1}${2}").alias("z"),
+    )
+    # rows are in (txn, pos) order: a window is this row and the next w-1 rows of the same
+    # transaction at consecutive positions (all eligible, since only eligible rows are left)
+    out = []
+    exact = pl.col("tok")
+    zeros = pl.col("z")
+    found = pl.col("tok")
+    for w in range(1, MAX_WINDOW + 1):
+        if w > 1:
+            k = w - 1
+            exact = exact + pl.col("tok").shift(-k)
+            zeros = zeros + pl.col("z").shift(-k)
+            found = found + pl.lit(" ") + pl.col("tok").shift(-k)
+            valid = (pl.col("txn").shift(-k) == pl.col("txn")) & (pl.col("pos").shift(-k) == pl.col("pos") + k)
+        else:
+            valid = pl.lit(True)
+        win = toks.select(
+            "txn", exact.alias("exact"), zeros.alias("zeros"), found.alias("found"), valid.alias("valid")
+        ).filter(pl.col("valid") & pl.col("exact").str.contains("[0-9]"))
+        long_ = win.filter(pl.col("exact").str.len_chars() >= MIN_KEY)
+        out.append(long_.select("txn", pl.col("exact").alias("key"), pl.lit(_RANK["exact"]).alias("rank"), "found"))
+        out.append(long_.select("txn", pl.col("zeros").alias("key"), pl.lit(_RANK["leading-zeros"]).alias("rank"), "found"))
+        digits = win.select("txn", pl.col("exact").str.replace_all("[A-Z]", "").alias("key"), "found").filter(
+            pl.col("key").str.len_chars() >= MIN_DIGITS
+        )
+        out.append(digits.select("txn", "key", pl.lit(_RANK["digits-only"]).alias("rank"), "found"))
+    frame = pl.concat([f.with_columns(pl.col("rank").cast(pl.Int8)) for f in out])
+    return frame.with_columns(pl.lit(field).alias("field"))
+
+
+def _rf_keys(base: pl.DataFrame, field: str) -> pl.DataFrame:
+    cands = (
+        base.select("txn", pl.col("norm").str.extract_all(_RF).alias("rf"))
+        .explode("rf")
+        .drop_nulls("rf")
+        .with_columns(pl.col("rf").str.replace_all(" ", ""))
+    )
+    if cands.height == 0:
+        return pl.DataFrame(
+            schema={"txn": pl.Int64, "key": pl.String, "rank": pl.Int8, "found": pl.String, "field": pl.String}
+        )
+    valid: dict[str, str] = {}
+    for raw in cands["rf"].unique().to_list():
+        for end in range(len(raw), 4, -1):
+            if iso11649.is_valid(raw[:end]):
+                valid[raw] = raw[:end]
+                break
+    mapped = cands.with_columns(pl.col("rf").replace_strict(valid, default=None).alias("key")).drop_nulls("key")
+    return mapped.select(
+        pl.col("txn").cast(pl.Int64), "key", pl.lit(_RANK["rf"]).cast(pl.Int8).alias("rank"),
+        pl.col("key").alias("found"), pl.lit(field).alias("field"),
+    )
+
+
+def reference_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame) -> pl.DataFrame:
+    """Join text keys with invoice keys: ``txn, inv, form, found, field``, the best form per pair."""
+    joined = text_keys.join(invoice_keys, on="key", how="inner", suffix="_inv")
+    joined = joined.with_columns(pl.max_horizontal("rank", "rank_inv").alias("form_rank"))
+    best = (
+        joined.sort("form_rank")
+        .group_by("txn", "inv", maintain_order=True)
+        .agg(pl.col("form_rank").first(), pl.col("found").first(), pl.col("field").first())
+    )
+    return best.with_columns(
+        pl.col("form_rank").replace_strict(dict(enumerate(FORMS)), return_dtype=pl.String).alias("form")
+    ).select("txn", "inv", "form", "found", "field")
+
+
+def typo_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame, txns_without_hits: pl.Series) -> pl.DataFrame:
+    """One-typo hits for transactions that have no other hit: symmetric-delete join on long exact keys,
+    each pair confirmed with :func:`~matcher.references.within_one_edit`."""
+    schema = {"txn": pl.Int64, "inv": pl.Int64, "form": pl.String, "found": pl.String, "field": pl.String}
+    tk = text_keys.filter(
+        pl.col("txn").is_in(txns_without_hits.implode())
+        & (pl.col("rank") == _RANK["exact"])
+        & (pl.col("key").str.len_chars() >= MIN_TYPO)
+        & (pl.col("key").str.count_matches("[0-9]") >= MIN_TYPO - 2)
+    )
+    if tk.height == 0:
+        return pl.DataFrame(schema=schema)
+    ik = invoice_keys.filter((pl.col("rank") == _RANK["exact"]) & (pl.col("key").str.len_chars() >= MIN_TYPO))
+    lengths = set(tk["key"].str.len_chars().unique().to_list())
+    ik = ik.filter(pl.col("key").str.len_chars().is_in([n + d for n in lengths for d in (-1, 0, 1)]))
+
+    def neighbourhood(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
+        n_max = int(frame["key"].str.len_chars().max() or 0)
+        parts = [frame.select(id_col, "key", pl.col("key").alias("del"))]
+        for i in range(n_max):
+            parts.append(
+                frame.filter(pl.col("key").str.len_chars() > i).select(
+                    id_col, "key", (pl.col("key").str.slice(0, i) + pl.col("key").str.slice(i + 1)).alias("del")
+                )
+            )
+        return pl.concat(parts)
+
+    tn = neighbourhood(tk.select("txn", "key", "found", "field"), "txn").join(
+        tk.select("txn", "key", "found", "field"), on=["txn", "key"]
+    )
+    inn = neighbourhood(ik.select("inv", "key"), "inv")
+    pairs = tn.join(inn, on="del", suffix="_inv").unique(["txn", "inv"])
+    if pairs.height == 0:
+        return pl.DataFrame(schema=schema)
+    rows = [
+        (t, i, "typo", f, fl)
+        for t, i, k, ki, f, fl in zip(
+            pairs["txn"].to_list(), pairs["inv"].to_list(), pairs["key"].to_list(), pairs["key_inv"].to_list(),
+            pairs["found"].to_list(), pairs["field"].to_list(), strict=True,
+        )
+        if k != ki and within_one_edit(k, ki)
+    ]
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def amount_only_candidates(txns: pl.DataFrame, invoices: pl.DataFrame, limit: int) -> pl.DataFrame:
+    """Open invoices whose open amount equals the payment (same currency), where at most ``limit`` do:
+    ``txn, inv``.  Used only for payments with no payer and no reference, as suggestions."""
+    if txns.height == 0:
+        return pl.DataFrame(schema={"txn": pl.Int64, "inv": pl.Int64})
+    inv = invoices.filter(pl.col("open_cents") > 0).select("inv", pl.col("open_cents").alias("amount_cents"), "currency")
+    counts = inv.group_by("amount_cents", "currency").len().filter(pl.col("len") <= limit)
+    inv = inv.join(counts.select("amount_cents", "currency"), on=["amount_cents", "currency"])
+    return txns.select("txn", "amount_cents", "currency").join(inv, on=["amount_cents", "currency"]).select("txn", "inv")

@@ -1,0 +1,188 @@
+"""Payer identification: which customer a payment comes from.
+
+Strongest evidence first:
+
+1. the account it is paid from: the customer master's accounts and those
+   learned from people's decisions (``source = 'learned'``), joined over
+   the whole column with polars;
+2. the exact name or alias (customer master or learned), compared as
+   :func:`matcher.names.core_name` (no case, accents, punctuation, legal
+   forms; both umlaut spellings);
+3. a name cut short by the bank format, compared as a prefix of exactly one
+   customer's full name;
+4. a fuzzy name (rapidfuzz ``token_sort_ratio``), compared only within blocks
+   of customers that share a rare name token (or a token's first or last four
+   letters, so one typo does not break every block); never every name
+   with every name.
+
+The ultimate debtor (a payment made on behalf of someone) is tried after the
+counterparty name.  A parent company paying for its subsidiaries is handled by
+the decision (the payer's scope includes its subsidiaries' invoices).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from matcher.decision import Payer
+from matcher.names import core_name, full_name, name_tokens
+from matcher.settings import MatchSettings
+
+_PREFIX = 10
+
+
+def compact_accounts(expr: pl.Expr) -> pl.Expr:
+    """Account numbers compacted as ``ledger.posting.compact_account`` does (upper case, letters and digits)."""
+    return expr.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+
+
+class NameIndex:
+    """Every customer name and alias, normalised, with the lookups the identification needs."""
+
+    def __init__(self, rows: Iterable[tuple[str, str, str]], settings: MatchSettings) -> None:
+        """``rows``: (customer_id, name or alias, by) with ``by`` one of name, alias, learned-alias."""
+        self.settings = settings
+        self.core: dict[str, dict[str, str]] = defaultdict(dict)  # core -> {customer: by}
+        self.full: dict[str, set[str]] = defaultdict(set)
+        self.prefix: dict[str, list[tuple[str, str]]] = defaultdict(list)  # full[:10] -> [(full, customer)]
+        entries: list[tuple[str, str]] = []  # (core, customer)
+        for customer, raw, by in rows:
+            core = core_name(raw)
+            if not core:
+                continue
+            full = full_name(raw)
+            prev = self.core[core].get(customer)
+            if prev is None or by == "name":
+                self.core[core][customer] = by
+            self.full[full].add(customer)
+            self.prefix[full[:_PREFIX]].append((full, customer))
+            entries.append((core, customer))
+        self.entries = entries
+        blocks: dict[str, list[int]] = defaultdict(list)
+        for pos, (core, _) in enumerate(entries):
+            for key in _block_keys(core):
+                blocks[key].append(pos)
+        limit = settings.block_max_customers
+        self.blocks = {k: v for k, v in blocks.items() if len(v) <= limit}
+
+    def identify(self, raw: str | None) -> Payer | None:
+        """The customer(s) this name belongs to, or None."""
+        if not raw or not raw.strip():
+            return None
+        s = self.settings
+        core = core_name(raw)
+        if not core:
+            return None
+        exact = self.core.get(core)
+        if exact:
+            customers = tuple(sorted(exact))
+            if len(customers) == 1:
+                return Payer(customers, s.name_score, exact[customers[0]], raw)
+            narrowed = tuple(sorted(self.full.get(full_name(raw), set()) & set(customers)))
+            if len(narrowed) == 1:
+                return Payer(narrowed, s.name_score, exact[narrowed[0]], raw)
+            return Payer(customers, s.name_score * 0.85, "name", raw)
+        full = full_name(raw)
+        if len(raw.strip()) >= s.truncated_min_length:
+            hits = {c for f, c in self.prefix.get(full[:_PREFIX], ()) if len(f) > len(full) and f.startswith(full)}
+            if len(hits) == 1:
+                return Payer(tuple(hits), s.truncated_score, "truncated-name", raw)
+        return self._fuzzy(core, raw)
+
+    def _fuzzy(self, core: str, raw: str) -> Payer | None:
+        s = self.settings
+        cands: set[int] = set()
+        for key in _block_keys(core):
+            cands.update(self.blocks.get(key, ()))
+        if not cands:
+            return None
+        positions = list(cands)
+        choices = [self.entries[p][0] for p in positions]
+        scored = process.extract(core, choices, scorer=fuzz.token_sort_ratio, limit=8, score_cutoff=60)
+        best: dict[str, float] = {}
+        for _choice, score, k in scored:
+            cust = self.entries[positions[k]][1]
+            best[cust] = max(best.get(cust, 0.0), score / 100.0)
+        if not best:
+            return None
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        top_cust, top = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        if top < s.fuzzy_threshold or top - second < s.fuzzy_margin:
+            return None
+        return Payer((top_cust,), round(top, 4), "fuzzy-name", raw)
+
+
+def _block_keys(core: str) -> set[str]:
+    keys: set[str] = set()
+    for tok in name_tokens(core):
+        if len(tok) < 3 and not ("\u3400" <= tok[:1] <= "\u9fff"):
+            continue
+        keys.add(tok)
+        if len(tok) >= 6:
+            keys.add("<" + tok[:4])
+            keys.add(">" + tok[-4:])
+    return keys
+
+
+def identify_payers(
+    txns: pl.DataFrame,
+    accounts: pl.DataFrame,
+    index: NameIndex,
+) -> dict[int, Payer]:
+    """``txn -> Payer`` for every transaction whose payer can be identified.
+
+    ``txns``: ``txn, counterparty_account, counterparty_name, ultimate_debtor``;
+    ``accounts``: ``customer_id, account, source``.
+    """
+    s = index.settings
+    out: dict[int, Payer] = {}
+    if txns.height == 0:
+        return out
+    acc = accounts.select(
+        compact_accounts(pl.col("account")).alias("acct"), "customer_id", "source"
+    ).unique(["acct", "customer_id"])
+    by_account = (
+        txns.select("txn", compact_accounts(pl.col("counterparty_account")).alias("acct"), "counterparty_name")
+        .filter(pl.col("acct").is_not_null() & (pl.col("acct") != ""))
+        .join(acc, on="acct")
+        .group_by("txn")
+        .agg(
+            pl.col("customer_id").unique().sort(),
+            (pl.col("source") == "master").any().alias("master"),
+            pl.col("counterparty_name").first(),
+        )
+    )
+    for txn, customers, master, name in by_account.iter_rows():
+        out[txn] = Payer(tuple(customers), s.account_score, "account" if master else "learned-account", name)
+
+    rest = txns.filter(~pl.col("txn").is_in(by_account["txn"].implode()))
+    cache: dict[str, Payer | None] = {}
+
+    def lookup(raw: str | None) -> Payer | None:
+        if not raw:
+            return None
+        if raw not in cache:
+            cache[raw] = index.identify(raw)
+        return cache[raw]
+
+    for txn, name, debtor in rest.select("txn", "counterparty_name", "ultimate_debtor").iter_rows():
+        payer = lookup(name) or lookup(debtor)
+        if payer is not None:
+            out[txn] = payer
+    return out
+
+
+def name_rows(customers: pl.DataFrame, aliases: pl.DataFrame) -> list[tuple[str, str, str]]:
+    """(customer_id, name, by) for the :class:`NameIndex`: legal names and aliases (master or learned)."""
+    rows = [(c, n, "name") for c, n in customers.select("customer_id", "name").iter_rows() if n]
+    rows += [
+        (c, a, "learned-alias" if src == "learned" else "alias")
+        for c, a, src in aliases.select("customer_id", "alias", "source").iter_rows()
+        if a
+    ]
+    return rows
