@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 MONEY = Numeric(18, 2)
+JSON_NULLABLE = JSON(none_as_null=True)  # Python None is SQL NULL, not the JSON text "null"
 RATE = Numeric(9, 6)  # percentages, confidences
 
 # Stable constraint names so that Alembic migrations are reproducible on SQLite and PostgreSQL.
@@ -78,7 +79,7 @@ class Customer(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     email: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(100))
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # extra CSV columns, kept
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)  # extra CSV columns, kept
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -147,7 +148,7 @@ class Invoice(Base):
     discount_pct: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
     discount_until: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -180,7 +181,7 @@ class StatementFile(Base):
     statements: Mapped[int] = mapped_column(Integer, default=0)
     transactions: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
-    warnings: Mapped[list[Any] | None] = mapped_column(JSON)
+    warnings: Mapped[list[Any] | None] = mapped_column(JSON_NULLABLE)
     job_run_id: Mapped[int | None] = mapped_column(ForeignKey("job_runs.id"))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -205,7 +206,7 @@ class Statement(Base):
     last_booking_date: Mapped[date | None] = mapped_column(Date)
     line_count: Mapped[int] = mapped_column(Integer, default=0)
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
-    warnings: Mapped[list[Any] | None] = mapped_column(JSON)
+    warnings: Mapped[list[Any] | None] = mapped_column(JSON_NULLABLE)
     position: Mapped[int] = mapped_column(Integer, default=0)  # order within its file
 
 
@@ -298,7 +299,7 @@ class Allocation(Base):
     status: Mapped[str] = mapped_column(String(20), default="posted")
     confidence: Mapped[Decimal] = mapped_column(RATE, default=Decimal("1"))
     reason: Mapped[str] = mapped_column(String(40))  # e.g. reference+amount, name+amount, multi-invoice, manual
-    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
     automatic: Mapped[bool] = mapped_column(Boolean, default=True)
     decided_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -400,7 +401,7 @@ class Suggestion(Base):
     adjustment_reason: Mapped[str | None] = mapped_column(String(20))
     confidence: Mapped[Decimal] = mapped_column(RATE)
     reason: Mapped[str] = mapped_column(String(40))
-    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
 
     item: Mapped[QueueItem] = relationship(back_populates="suggestions")
 
@@ -423,9 +424,9 @@ class AuditEntry(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
     entity: Mapped[str | None] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(64))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
     job_run_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
@@ -440,7 +441,7 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default="running")  # running | ok | failed | partial
-    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
 
 
 class JobLock(Base):
