@@ -7,6 +7,7 @@ people.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -117,8 +118,8 @@ def print_table(
     from rich.table import Table
 
     # a pipe or a file gets a wide table instead of one squeezed to 80 columns
-    console = Console(width=None if click.get_text_stream("stdout").isatty() else 200, highlight=False,
-                      file=click.get_text_stream("stdout"))
+    out = sys.stdout
+    console = Console(width=None if out.isatty() else 200, highlight=False, file=out)
     table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for col in columns:
         name, justify = (col, "left") if isinstance(col, str) else col

@@ -84,9 +84,10 @@ def _to_stdout(fmt: str, rows) -> int:  # type: ignore[no-untyped-def]
     if fmt == "xlsx":
         buf = io.BytesIO()
         n = write_xlsx(rows, buf)
-        click.get_binary_stream("stdout").write(buf.getvalue())
+        sys.stdout.flush()
+        sys.stdout.buffer.write(buf.getvalue())
         return n
-    out = click.get_text_stream("stdout", encoding="utf-8")
+    out = sys.stdout
     return write_csv(rows, out) if fmt == "csv" else write_json(rows, out)
 
 
