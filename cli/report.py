@@ -85,6 +85,11 @@ def _pick_format(fmt: str | None, output: Path | None, allowed: tuple[str, ...])
     return fmt
 
 
+def stdout_is_terminal() -> bool:
+    """Whether standard output is a terminal (binary formats are never written to one)."""
+    return sys.stdout.isatty()
+
+
 def _emit(report: Report, fmt: str, output: Path | None, csv_tables: list[str] | None = None) -> None:
     """Write the rendered report to ``output`` (atomically) or standard output."""
     content = render(report, fmt, csv_tables=csv_tables)
@@ -102,11 +107,12 @@ def _emit(report: Report, fmt: str, output: Path | None, csv_tables: list[str] |
         click.echo(f"{report.title}: {fmt} written to {output}", err=True)
         return
     if isinstance(content, bytes) or fmt in BINARY_FORMATS:
-        if sys.stdout.isatty():
+        if stdout_is_terminal():
             raise ReconError(
                 f"{fmt} is a binary format: give --output FILE (or redirect standard output to a file)", EXIT_USAGE
             )
-        stream = click.get_binary_stream("stdout")
+        sys.stdout.flush()
+        stream = sys.stdout.buffer
         stream.write(content if isinstance(content, bytes) else content.encode("utf-8"))
         stream.flush()
         return
