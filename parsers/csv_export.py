@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 from parsers.base import Balance, ParseError, Statement, StatementLine
 from parsers.encoding import decode_bytes
-from parsers.profiles import ColumnRef, Profile, resolve_profiles
+from parsers.profiles import REQUIRED_COLUMNS, ColumnRef, Profile, resolve_profiles
 
 _TRIM = " \t\u00a0\u3000"
 _DELIMITERS = (",", ";", "\t", "|")
@@ -126,7 +126,11 @@ class _AmountReader:
         self._re = re.compile(rf"^([-+]?)\s*({whole})?(?:{dec}(\d+))?(-?)$")
         self._thou = thou
         # Fast path: what Decimal() reads exactly as the profile means it.
-        self.simple = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+        # Fast path for the common cell: digits with the profile's own decimal
+        # separator and nothing else ("10.5" under a decimal comma is not it).
+        self.simple = re.compile(
+            r"^-?\d+(?:,\d+)?$" if profile.decimal_separator == "," else r"^-?\d+(?:\.\d+)?$"
+        )
         self.comma = profile.decimal_separator == ","
         sample = "1" + (thou + "234" if thou else "234") + profile.decimal_separator + "56"
         self.expected = f"an amount like {sample} (decimal '{profile.decimal_separator}'" + (
@@ -177,6 +181,14 @@ class _DateReader:
                 self._year = int(m.group(1))
                 if m.lastindex and m.lastindex >= 2 and m.group(2):
                     self._month = int(m.group(2))
+
+    def expected(self) -> str:
+        """What a date cell should look like, for error messages."""
+        try:
+            example = date(2024, 12, 31).strftime(self.fmt)
+        except ValueError:
+            return f"a date in the format {self.fmt}"
+        return f"a date like {example} ({self.fmt})"
 
     def parse_with(self, value: str, fmt: str) -> date:
         if "%Y" not in fmt and "%y" not in fmt:
@@ -325,6 +337,7 @@ class CSVParser:
             yield from self._parse_xlsx(data)
             return
         decoded: dict[str, list[str]] = {}
+        misses: list[str] = []
         for profile in self.profiles:
             lines = decoded.get(profile.encoding) or decoded.get("utf-8")
             if lines is None:
@@ -334,27 +347,34 @@ class CSVParser:
                 lines = decoded[used if used == "utf-8" else profile.encoding] = io.StringIO(
                     text, newline=""
                 ).readlines()
-            found = _find_header_in_lines(profile, lines)
+            found = _find_header_in_lines(profile, lines, misses)
             if found is not None:
                 with _gc_paused():
                     statements = _read(profile, _csv_table(profile, lines, *found))
                 yield from statements
                 return
+        if misses:
+            raise ParseError(f"no CSV profile recognises this file: {misses[0]}")
         raise ParseError(
-            "no CSV profile recognises this file's header (built-in: "
+            "no CSV profile recognises this file's header (tried: "
             + ", ".join(p.name for p in self.profiles)
             + "); give one with --profile FILE"
         )
 
     def _parse_xlsx(self, data: bytes) -> Iterator[Statement]:
         rows, sheet = _xlsx_rows(data)
+        misses: list[str] = []
         for profile in self.profiles:
             if not profile.has_header:
                 continue
-            found = _find_header_in_rows(profile, rows)
+            found = _find_header_in_rows(profile, rows, misses)
             if found is not None:
                 yield from _read(profile, _xlsx_table(profile, rows, found))
                 return
+        if misses:
+            raise ParseError(
+                f"no profile recognises the first sheet ('{sheet}') of this XLSX workbook: {misses[0]}"
+            )
         raise ParseError(
             f"no profile recognises the header of the first sheet ('{sheet}') of this XLSX workbook;"
             " give one with --profile FILE"
@@ -364,8 +384,25 @@ class CSVParser:
 # --- finding the header --------------------------------------------------------
 
 
-def _find_header_in_lines(profile: Profile, lines: list[str]) -> tuple[int, str, list[str]] | None:
-    """(0-based header line index, delimiter, header cells) or None; headerless: index of the first data line."""
+def _missing_column(profile: Profile, cells: Sequence[Cell]) -> str | None:
+    """The first column the profile cannot do without that this header lacks (None when it has them all)."""
+    have = {_clean(_text(c), profile).casefold() for c in cells if c is not None}
+    for key in REQUIRED_COLUMNS:
+        ref = profile.columns.get(key)
+        if isinstance(ref, str) and ref.casefold() not in have:
+            return ref
+    return None
+
+
+def _find_header_in_lines(
+    profile: Profile, lines: list[str], misses: list[str] | None = None
+) -> tuple[int, str, list[str]] | None:
+    """(0-based header line index, delimiter, header cells) or None; headerless: index of the first data line.
+
+    A header row that holds ``header_contains`` but lacks a column the profile
+    needs is not this profile's export: it is noted in ``misses`` (for the
+    rejection message) and the profile does not recognise the file.
+    """
     if not profile.has_header:
         for i, line in enumerate(lines[:_MAX_PREAMBLE_ROWS]):
             if line.strip(_TRIM + "\r\n"):
@@ -389,16 +426,32 @@ def _find_header_in_lines(profile: Profile, lines: list[str]) -> tuple[int, str,
                 continue
             folded = {_clean(c, profile).casefold() for c in cells}
             if all(w in folded for w in wanted):
-                return i, delim, cells
+                missing = _missing_column(profile, cells)
+                if missing is None:
+                    return i, delim, cells
+                if misses is not None:
+                    misses.append(
+                        f"line {i + 1} looks like profile {profile.name}'s header but has no column '{missing}'"
+                    )
+                return None
     return None
 
 
-def _find_header_in_rows(profile: Profile, rows: list[list[Cell]]) -> int | None:
+def _find_header_in_rows(
+    profile: Profile, rows: list[list[Cell]], misses: list[str] | None = None
+) -> int | None:
     wanted = [h.casefold() for h in profile.header_contains]
     for i, row in enumerate(rows[:_MAX_PREAMBLE_ROWS]):
         folded = {_clean(_text(c), profile).casefold() for c in row if c is not None}
         if all(w in folded for w in wanted):
-            return i
+            missing = _missing_column(profile, row)
+            if missing is None:
+                return i
+            if misses is not None:
+                misses.append(
+                    f"row {i + 1} looks like profile {profile.name}'s header but has no column '{missing}'"
+                )
+            return None
     return None
 
 
@@ -505,15 +558,35 @@ def _read(profile: Profile, table: _Table) -> list[Statement]:
         return ref if isinstance(ref, str) else f"column {ref + 1}"
 
     cols = profile.columns
-    idx: dict[str, int] = {k: index_of(v) for k, v in cols.items() if k != "remittance"}  # type: ignore[arg-type]
+    absent: list[str] = []
+
+    def present(ref: ColumnRef) -> bool:
+        # Optional columns (texts, value date, balance) that this export
+        # lacks are left empty with a warning; required ones were checked
+        # when the header was recognised.
+        if isinstance(ref, int) or ref.casefold() in positions:
+            return True
+        absent.append(ref)
+        return False
+
+    idx: dict[str, int] = {
+        k: index_of(v)  # type: ignore[arg-type]
+        for k, v in cols.items()
+        if k != "remittance" and (k in REQUIRED_COLUMNS or present(v))  # type: ignore[arg-type]
+    }
     names = {k: label(v) for k, v in cols.items() if k != "remittance"}  # type: ignore[arg-type]
-    remit_idx = [index_of(r) for r in cols.get("remittance", ())]  # type: ignore[union-attr]
+    remit_idx = [index_of(r) for r in cols.get("remittance", ()) if present(r)]  # type: ignore[union-attr]
     skip_where = [(index_of(c), values) for c, values in profile.skip_rows_where]
     header_folded = [_clean(_text(c), profile).casefold() for c in table.header]
 
     # Account from the profile or the preamble.
     fixed_account = profile.account
     warnings: list[str] = []
+    if absent:
+        warnings.append(
+            f"the header has no column {', '.join(repr(a) for a in absent)} that profile {profile.name} reads;"
+            " left empty"
+        )
     if profile.account_from_preamble is not None:
         m = profile.account_from_preamble.search(table.preamble)
         if not m or not (m.group(1) if m.lastindex else m.group(0)).strip():
@@ -652,7 +725,7 @@ def _read(profile: Profile, table: _Table) -> list[Statement]:
         try:
             return dates(value)
         except ValueError:
-            raise bad(key, f"a date like {dates.fmt}", value, line) from None
+            raise bad(key, dates.expected(), value, line) from None
 
     groups: dict[tuple[str, str | None], _Group] = {}
     sign = profile.amount_sign
@@ -702,8 +775,9 @@ def _read(profile: Profile, table: _Table) -> list[Statement]:
             if direction == 2:
                 direction = directions.get(ind.casefold(), 2)
                 if direction == 2:
-                    allowed = sorted(profile.credit_values | profile.debit_values | profile.ignore_values)
-                    raise bad("debit_credit_indicator", f"one of {', '.join(allowed)}", ind, line)
+                    raise bad(
+                        "debit_credit_indicator", f"one of {', '.join(profile.direction_labels)}", ind, line
+                    )
                 direction_cache[ind] = direction
             if direction == 0:
                 skipped_ignored += 1
@@ -712,7 +786,7 @@ def _read(profile: Profile, table: _Table) -> list[Statement]:
         if booked is None:
             booked = read_date(cells, "booking_date", line)
             if booked is None:
-                raise bad("booking_date", f"a date like {dates.fmt}", "", line)
+                raise bad("booking_date", dates.expected(), "", line)
         value_date = None
         if has_value_date:
             value = cells[i_value]
@@ -732,7 +806,7 @@ def _read(profile: Profile, table: _Table) -> list[Statement]:
             amount = credit - abs(debit)
         else:
             value = cells[i_amount]
-            if value.__class__ is str and amount_re.match(value) and (comma or "," not in value):
+            if value.__class__ is str and amount_re.match(value):
                 amount = Decimal(value.replace(",", ".") if comma else value)
             else:
                 parsed = read_amount(cells, "amount", line)

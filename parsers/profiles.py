@@ -69,6 +69,12 @@ strip_quotes          ours: characters stripped from both ends of every cell aft
 
 [columns]  (values: header cells, or 1-based numbers with ``first_row_matches``)
 ------------------------------------------------------------------------------
+Header cells are compared trimmed and case-insensitively.  A profile
+recognises a file only when the header also holds every *required* column it
+maps (booking_date, amount or credit/debit, debit_credit_indicator, fee, and
+currency/account when mapped as columns); the other columns, when an export
+lacks them, are left empty and the statement warns.
+
 booking_date          (contract) required.
 value_date            (contract) optional; an empty cell is no value date.
 amount                (contract) signed amount; or give ``credit`` and ``debit``
@@ -158,6 +164,19 @@ _SINGLE_COLUMNS = (
     *_TEXT_COLUMNS,
 )
 _COLUMN_KEYS = {*_SINGLE_COLUMNS, "remittance"}
+# The columns a profile cannot read a row without: a header lacking one of
+# them is not this profile's export.  The others (texts, value date, balance)
+# are left empty, with a warning, when an export lacks them.
+REQUIRED_COLUMNS = (
+    "booking_date",
+    "amount",
+    "credit",
+    "debit",
+    "debit_credit_indicator",
+    "currency",
+    "account",
+    "fee",
+)
 _DELIMITERS = {",", ";", "\t", "|"}
 _THOUSANDS = {"", ",", ".", " ", "'"}
 
@@ -194,6 +213,7 @@ class Profile:
     debit_values: frozenset[str] = frozenset()
     ignore_values: frozenset[str] = frozenset()
     empty_values: frozenset[str] = frozenset()
+    direction_labels: tuple[str, ...] = ()  # credit/debit/ignore values as written, for messages
     strip_quotes: str = ""
     columns: dict[str, ColumnRef | tuple[ColumnRef, ...]] = field(default_factory=dict)
 
@@ -325,6 +345,11 @@ def profile_from_dict(data: dict[str, Any], source: str) -> Profile:
             (v.strip().casefold() for v in values) if key != "empty_values" else (v.strip() for v in values)
         )
         kw[key] = frozenset(folded)
+    kw["direction_labels"] = tuple(
+        v.strip()
+        for key in ("credit_values", "debit_values", "ignore_values")
+        for v in _str_list(source, key, data.get(key, []))
+    )
     strip = data.get("strip_quotes", "")
     if not isinstance(strip, str):
         raise _fail(source, "'strip_quotes' must be a string of characters, e.g. \"'\"")
