@@ -154,7 +154,10 @@ def test_empty_curdef_without_transaction_currency_warns(tmp_path: Path) -> None
 
 def test_unclosed_stmttrn_and_commented_out_transaction() -> None:
     st = only("unclosed_stmttrn.ofx")
-    assert [(ln.bank_reference, ln.amount) for ln in st.lines] == [("M1", Decimal("10.00")), ("M2", Decimal("20.00"))]
+    assert [(ln.bank_reference, ln.amount) for ln in st.lines] == [
+        ("M1", Decimal("10.00")),
+        ("M2", Decimal("20.00")),
+    ]
     assert "M2" not in st.lines[0].raw
 
 
@@ -204,7 +207,9 @@ def test_parse_amount(raw: str, expected: str) -> None:
     assert parse_amount(raw) == Decimal(expected)
 
 
-@pytest.mark.parametrize("raw", ["1,234", "-9,999", "$120", "12.34.5", "1,23,45", "", "-", "1.234,5.6", "abc"])
+@pytest.mark.parametrize(
+    "raw", ["1,234", "-9,999", "$120", "12.34.5", "1,23,45", "", "-", "1.234,5.6", "abc"]
+)
 def test_parse_amount_refuses(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_amount(raw)
