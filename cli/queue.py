@@ -661,7 +661,7 @@ def _print_show(d: dict[str, Any]) -> None:
             for sentence in sug["evidence_text"]:
                 click.echo(f"       - {sentence}")
             left = Decimal(str(sug["unapplied"]))
-            if left > 0:
+            if left > 0 and not any("unapplied cash" in sentence for sentence in sug["evidence_text"]):
                 click.echo(f"       - accepting it leaves {fmt_money(left)} as unapplied cash on the customer's account")
     elif q:
         click.echo("No suggestion: recon found no invoice this payment fits.")
