@@ -23,7 +23,7 @@ demo: $(BIN)/recon
 	$(RECON) --db $(DEMODB) load customers fixtures/demo/customers.csv
 	$(RECON) --db $(DEMODB) load invoices fixtures/demo/invoices.csv
 	@echo "== the daily job: import the demo inbox and match"
-	-$(RECON) --db $(DEMODB) run daily --inbox fixtures/demo/inbox --summary $(DEMO)/daily-summary.json
+	$(RECON) --db $(DEMODB) run daily --inbox fixtures/demo/inbox --profile fixtures/demo/profiles/demo-bank-cny.toml --summary $(DEMO)/daily-summary.json
 	@echo "== the exception queue"
 	$(RECON) --db $(DEMODB) queue list
 	@echo "== reports"
