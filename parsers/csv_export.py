@@ -52,8 +52,10 @@ Cell = Any  # str for CSV; str, int, float, datetime or None for XLSX
 
 
 def _sniff(head: bytes) -> str:
-    """What kind of content ``head`` is: xlsx, zip, xls, qif, foreign (another format) or text."""
+    """What kind of content ``head`` is: xlsx, ods, zip, xls, qif, foreign (another format) or text."""
     if head.startswith(b"PK\x03\x04"):
+        if b"opendocument.spreadsheet" in head[:256]:
+            return "ods"
         return "xlsx" if b"xl/" in head else "zip"
     if head.startswith(_OLE2):
         return "xls"
@@ -289,7 +291,7 @@ class CSVParser:
     def detect(self, head: bytes) -> bool:
         """True when a profile recognises the header, for XLSX workbooks, and for QIF/.xls/ZIP (refused with a reason)."""
         kind = _sniff(head)
-        if kind in ("xlsx", "zip", "xls", "qif"):
+        if kind in ("xlsx", "zip", "xls", "ods", "qif"):
             return True
         if kind != "text":
             return False
@@ -325,6 +327,10 @@ class CSVParser:
         if kind == "xls":
             raise ParseError(
                 "legacy Excel .xls (BIFF) is not supported; save the sheet as .xlsx or CSV and import that"
+            )
+        if kind == "ods":
+            raise ParseError(
+                "OpenDocument spreadsheets (.ods) are not supported; save the sheet as .xlsx or CSV"
             )
         if kind == "zip":
             names = _zip_names(data)

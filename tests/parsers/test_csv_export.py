@@ -256,6 +256,18 @@ def test_zip_that_is_not_a_workbook_is_refused_naming_its_contents(tmp_path: Pat
         list(CSVParser().parse(path))
 
 
+def test_opendocument_spreadsheet_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "sheet.ods"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("content.xml", "<office:document-content/>")
+    assert CSVParser().detect(path.read_bytes())
+    with pytest.raises(ParseError, match=r"OpenDocument spreadsheets \(\.ods\) are not supported"):
+        list(CSVParser().parse(path))
+
+
 def test_legacy_xls_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "old.xls"
     path.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 600)
