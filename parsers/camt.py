@@ -186,31 +186,52 @@ def _party_name(party: etree._Element | None) -> str | None:
     """``Nm`` (.02-.07), ``Pty/Nm`` (.08+), or an agent's name (.08+ ``Agt``)."""
     if party is None:
         return None
-    return _text(party, "Nm") or _text(party, "Pty", "Nm") or _text(party, "Agt", "FinInstnId", "Nm")
+    for child in party:
+        name = _LOCAL.get(child.tag) or _local(child.tag)
+        if name == "Nm":
+            return _clean(child.text)
+        if name == "Pty":
+            # Nm is the first element of a party in every version; look further only if it is not.
+            first = child[0] if len(child) else None
+            if first is not None and (_LOCAL.get(first.tag) or _local(first.tag)) == "Nm":
+                return _clean(first.text)
+            return _text(child, "Nm")
+        if name == "Agt":
+            return _text(child, "FinInstnId", "Nm")
+    return None
 
 
 def _account_id(acct: etree._Element | None) -> str | None:
+    """``Id/IBAN`` or ``Id/Othr/Id`` (and the .01 choices ``BBAN``, ``UPIC``, ``PrtryAcct/Id``)."""
     if acct is None:
         return None
     ident = _find(acct, "Id")
     if ident is None:
         return None
-    # .01 knew BBAN, UPIC and PrtryAcct besides IBAN; .02 on have IBAN or Othr.
-    return (_text(ident, "IBAN") or _text(ident, "Othr", "Id") or _text(ident, "BBAN") or _text(ident, "UPIC")
-            or _text(ident, "PrtryAcct", "Id"))
+    for choice in ident:
+        name = _LOCAL.get(choice.tag) or _local(choice.tag)
+        if name in ("IBAN", "BBAN", "UPIC"):
+            return _clean(choice.text)
+        if name in ("Othr", "PrtryAcct"):
+            return _text(choice, "Id")
+    return None
 
 
 def _bic(agent: etree._Element | None) -> str | None:
-    if agent is None:
-        return None
+    """``FinInstnId/BICFI`` (.04+) or ``FinInstnId/BIC``."""
     inst = _find(agent, "FinInstnId")
-    return _text(inst, "BICFI") or _text(inst, "BIC")
+    if inst is None:
+        return None
+    for child in inst:
+        if (_LOCAL.get(child.tag) or _local(child.tag)) in ("BICFI", "BIC"):
+            return _clean(child.text)
+    return None
 
 
 class _Tx:
     """What one ``TxDtls`` says, before it becomes a line (one pass over its children)."""
 
-    __slots__ = ("amount", "ccy", "sign", "remittance", "refs", "parties", "agents", "e2e", "acct_ref",
+    __slots__ = ("amt", "amt_details", "sign", "remittance", "refs", "parties", "agents", "e2e", "acct_ref",
                  "bank_code", "addtl")
 
     def __init__(self, tx: etree._Element) -> None:
@@ -218,7 +239,7 @@ class _Tx:
         self.e2e = self.acct_ref = self.parties = self.agents = self.bank_code = self.addtl = None
         self.remittance: list[str] = []
         self.refs: list[str] = []
-        amt = tx_amt = None
+        self.amt = self.amt_details = None
         local = _LOCAL
         for child in tx:
             name = local.get(child.tag) or _local(child.tag)
@@ -235,9 +256,9 @@ class _Tx:
             elif name == "RmtInf":
                 self._remittance(child)
             elif name == "Amt":
-                amt = child
+                self.amt = child
             elif name == "AmtDtls":
-                tx_amt = _find(child, "TxAmt", "Amt")
+                self.amt_details = child
             elif name == "CdtDbtInd":
                 self.sign = _sign(child, "TxDtls", child.sourceline)
             elif name == "RltdAgts":
@@ -246,10 +267,13 @@ class _Tx:
                 self.bank_code = _bank_code(child)
             elif name == "AddtlTxInf":
                 self.addtl = _clean(child.text)
+
+    def amount(self) -> tuple[Decimal | None, str | None]:
+        """The transaction's own amount and currency: ``Amt``, else ``AmtDtls/TxAmt/Amt`` (only batches need it)."""
+        amt = self.amt if self.amt is not None else _find(self.amt_details, "TxAmt", "Amt")
         if amt is None:
-            amt = tx_amt
-        self.amount = _amount(amt, "TxDtls amount") if amt is not None else None
-        self.ccy = amt.get("Ccy") if amt is not None else None
+            return None, None
+        return _amount(amt, "TxDtls amount"), amt.get("Ccy")
 
     def _remittance(self, rmt: etree._Element) -> None:
         texts = self.remittance
@@ -518,6 +542,7 @@ class _Reader:
     def _entry(self, ntry: etree._Element, statement: Statement, state: _StatementState) -> list[StatementLine]:
         state.entries += 1
         amt = cdi = booking_el = value_el = entry_ref = ntry_ref = btc = addtl = None
+        reversal = False
         txs: list[etree._Element] = []
         local = _LOCAL
         for child in ntry:
@@ -547,6 +572,8 @@ class _Reader:
                 btc = child
             elif name == "AddtlNtryInf":
                 addtl = _clean(child.text)
+            elif name == "RvslInd":
+                reversal = (child.text or "").strip().lower() in ("true", "1")
         line = ntry.sourceline
         if amt is None:
             raise ParseError("entry has no Amt", line)
@@ -565,7 +592,7 @@ class _Reader:
             booking = state.fallback_date
             state.undated += 1
         entry = _Entry(booking, value_date, ccy, entry_ref, ntry_ref, _bank_code(btc) if btc is not None else None,
-                       addtl, _raw(ntry), line)
+                       addtl, _raw(ntry), line, reversal, statement.account)
         if not txs:
             return [entry.line(None, amount, [], [])]
         if len(txs) == 1:
@@ -588,9 +615,10 @@ class _Reader:
         entry_sign = 1 if amount >= 0 else -1
         out = []
         for tx in details:
-            if tx.amount is None or (ccy and tx.ccy and tx.ccy != ccy):
+            tx_amount, tx_ccy = tx.amount()
+            if tx_amount is None or (ccy and tx_ccy and tx_ccy != ccy):
                 return None
-            out.append((tx.sign or entry_sign) * tx.amount)
+            out.append((tx.sign or entry_sign) * tx_amount)
         return out if sum(out) == amount else None
 
     @staticmethod
@@ -621,11 +649,14 @@ class _Reader:
 class _Entry:
     """The entry-level facts every line of one ``Ntry`` shares."""
 
-    __slots__ = ("booking", "value_date", "ccy", "entry_ref", "ntry_ref", "bank_code", "addtl", "raw", "source_line")
+    __slots__ = ("booking", "value_date", "ccy", "entry_ref", "ntry_ref", "bank_code", "addtl", "raw", "source_line",
+                 "reversal", "own_account")
 
     def __init__(self, booking: date, value_date: date | None, ccy: str | None, entry_ref: str | None,
-                 ntry_ref: str | None, bank_code: str | None, addtl: str | None, raw: str, source_line: int | None
-                 ) -> None:
+                 ntry_ref: str | None, bank_code: str | None, addtl: str | None, raw: str, source_line: int | None,
+                 reversal: bool = False, own_account: str | None = None) -> None:
+        self.reversal = reversal
+        self.own_account = own_account
         self.booking = booking
         self.value_date = value_date
         self.ccy = ccy
@@ -640,21 +671,33 @@ class _Entry:
         """A statement line for ``amount``, with the details of ``tx`` when there is one."""
         name = account = bic = ultimate = e2e = tx_ref = tx_code = None
         if tx is not None:
-            credit = amount >= 0
+            # The counterparty of money coming in is the debtor, of money going out the creditor.  A
+            # reversal's parties are those of the payment it reverses, so its side is the other one.
+            debtor_side = (amount >= 0) != self.reversal
             parties = tx.parties
             if parties is not None:
-                wanted = "Dbtr" if credit else "Cdtr"
-                wanted_acct = "DbtrAcct" if credit else "CdtrAcct"
+                roles: dict[str, etree._Element] = {}
                 for party in parties:
                     role = _LOCAL.get(party.tag) or _local(party.tag)
-                    if role == wanted:
-                        name = _party_name(party)
-                    elif role == wanted_acct:
-                        account = _account_id(party)
-                    elif role == "UltmtDbtr":
-                        ultimate = _party_name(party)
-            if tx.agents is not None:
-                bic = _bic(_find(tx.agents, "DbtrAgt" if credit else "CdtrAgt"))
+                    if role not in roles:
+                        roles[role] = party
+                side, other = ("Dbtr", "Cdtr") if debtor_side else ("Cdtr", "Dbtr")
+                name, account = _party_name(roles.get(side)), _account_id(roles.get(side + "Acct"))
+                if name is None and account is None and self.reversal:
+                    # Banks disagree on which party a reversal names; when only the other one is
+                    # there, take it unless it is this very account.  (Not for ordinary entries:
+                    # there the other party is the account holder, and a wrong payer is worse
+                    # than none.)
+                    other_account = _account_id(roles.get(other + "Acct"))
+                    if other_account is None or other_account != self.own_account:
+                        name, account = _party_name(roles.get(other)), other_account
+                        if name is not None or account is not None:
+                            side = other
+                ultimate = _party_name(roles.get("UltmtDbtr"))
+                if tx.agents is not None:
+                    bic = _bic(_find(tx.agents, side + "Agt"))
+            elif tx.agents is not None:
+                bic = _bic(_find(tx.agents, "DbtrAgt" if debtor_side else "CdtrAgt"))
             e2e, tx_ref, tx_code = tx.e2e, tx.acct_ref, tx.bank_code
             if not remittance and tx.addtl:
                 remittance = [tx.addtl]
