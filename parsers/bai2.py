@@ -41,7 +41,7 @@ What real files do, and what this reader does about it:
   ends a record when the next record's code follows it, so slashes inside text
   survive; a line that starts with no record code continues the text before it;
 * a 16's free text may run over the end of the line without an ``88``; a ``88``
-  with a colon instead of a comma (``88:EREF: ...``) is read as text too;
+  with a colon instead of a comma (``88:EREF: ...``) is read as the ``88`` it means;
 * Goldman-Sachs-style ``88`` tags (``EREF:``, ``DBNM:``, ``CRNM:``, ``DACT:``,
   ``CACT:``, ``DBIC:``, ``CBIC:``) fill the end-to-end id and the
   counterparty; the text keeps them too.
@@ -126,8 +126,13 @@ def _physical_records(text: str) -> Iterator[tuple[str, int, bool]]:
         stripped = line.strip()
         if not stripped:
             continue
-        match = _LINE_START.match(line)
-        starts = match is not None and match.group(1) in _CODES and line.lstrip()[2:3] == ","
+        if stripped.startswith("88:"):
+            # A continuation typed with a colon for the comma (seen in a bank's file): still a record.
+            stripped = "88," + stripped[3:]
+        match = _LINE_START.match(stripped)
+        # Two digits and a comma start a record (an unknown code is an error, not text); anything
+        # else on a line of its own continues the text of the 16 before it.
+        starts = match is not None and stripped[2:3] == ","
         pieces = _SPLIT.split(stripped)
         for index, piece in enumerate(pieces):
             yield piece, number, starts or index > 0
@@ -177,6 +182,8 @@ class _Reader:
                 previous.raw.append(piece)
                 continue
             code = piece[:2]
+            if not records and code != "01":
+                raise ParseError(f"a BAI2 file begins with a 01 file header record; found record {code!r}", line)
             if code not in _CODES:
                 raise ParseError(f"unknown BAI2 record code {code!r}; expected 01, 02, 03, 16, 49, 88, 98 or 99", line)
             if code == "88":
