@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from ledger.db import transaction
+from ledger.db import bulk_write, driver_value, transaction
 from ledger.models import BankAccount, BankTransaction, JobRun, StatementFile, utcnow
 from ledger.models import Statement as StatementRow
 from parsers.base import ParseError, Statement, StatementLine
@@ -274,6 +274,14 @@ def _chunks(it: Iterable[StatementLine], size: int) -> Iterator[list[StatementLi
         yield chunk
 
 
+_COLUMNS = (
+    "statement_id", "account_id", "line_key", "position", "bank_reference", "booking_date", "value_date", "amount",
+    "currency", "counterparty_name", "counterparty_account", "counterparty_bic", "ultimate_debtor", "remittance",
+    "creditor_reference", "end_to_end_id", "bank_code", "raw", "status", "created_at",
+)
+_CENT = Decimal("0.01")
+
+
 def _store_lines(
     session: Any, statement_id: int, account_id: int, account: str, statement: Statement, occurrences: dict[str, int]
 ) -> tuple[int, int, Decimal, date | None, date | None]:
@@ -282,43 +290,49 @@ def _store_lines(
     first: date | None = None
     last: date | None = None
     position = 0
-    now = utcnow()
-    table = BankTransaction.__table__
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    now = driver_value(utcnow(), sqlite)
+    currency = (statement.currency or "").upper()[:3] or None
     for chunk in _chunks(statement.lines, CHUNK):
-        rows: list[dict[str, Any]] = []
+        rows: list[list[Any]] = []
         for line in chunk:
-            if not isinstance(line.amount, Decimal):
-                raise ParseError(f"amount {line.amount!r} is not exact", line.source_line)
-            total += line.amount
-            first = line.booking_date if first is None or line.booking_date < first else first
-            last = line.booking_date if last is None or line.booking_date > last else last
-            base = content_key(account, line, statement.currency)
+            amount = line.amount
+            if not isinstance(amount, Decimal):
+                raise ParseError(f"amount {amount!r} is not exact", line.source_line)
+            cents = amount.quantize(_CENT)
+            if cents != amount:
+                raise ParseError(f"amount {amount} has more than two decimals", line.source_line)
+            total += amount
+            booked = line.booking_date
+            if first is None or booked < first:
+                first = booked
+            if last is None or booked > last:
+                last = booked
+            base = content_key(account, line, currency)
             n = occurrences.get(base, 0) + 1
             occurrences[base] = n
-            key = hashlib.sha256(f"{base}#{n}".encode()).hexdigest()[:40]
-            rows.append({
-                "statement_id": statement_id, "account_id": account_id, "line_key": key, "position": position,
-                "bank_reference": _limit(line.bank_reference, 200), "booking_date": line.booking_date,
-                "value_date": line.value_date, "amount": line.amount.quantize(Decimal("0.01")),
-                "currency": _limit((line.currency or statement.currency or "").upper(), 3),
-                "counterparty_name": _limit(line.counterparty_name, 300),
-                "counterparty_account": _limit(compact(line.counterparty_account) if line.counterparty_account else None, 64),
-                "counterparty_bic": _limit(line.counterparty_bic, 16), "ultimate_debtor": _limit(line.ultimate_debtor, 300),
-                "remittance": line.remittance.strip() if line.remittance else None,
-                "creditor_reference": _limit(line.creditor_reference, 64), "end_to_end_id": _limit(line.end_to_end_id, 100),
-                "bank_code": _limit(line.bank_code, 40), "raw": line.raw or "", "status": "new", "created_at": now,
-            })
+            key = base[:40] if n == 1 else hashlib.sha256(f"{base}#{n}".encode()).hexdigest()[:40]
+            cp_account = line.counterparty_account
+            rows.append([
+                statement_id, account_id, key, position, _limit(line.bank_reference, 200),
+                driver_value(booked, sqlite), driver_value(line.value_date, sqlite), str(cents),
+                (line.currency.upper()[:3] if line.currency else currency),
+                _limit(line.counterparty_name, 300), compact(cp_account)[:64] or None if cp_account else None,
+                _limit(line.counterparty_bic, 16), _limit(line.ultimate_debtor, 300),
+                line.remittance.strip() or None if line.remittance else None,
+                _limit(line.creditor_reference, 64), _limit(line.end_to_end_id, 100), _limit(line.bank_code, 40),
+                line.raw or "", "new", now,
+            ])
             position += 1
-            if line.amount != line.amount.quantize(Decimal("0.01")):
-                raise ParseError(f"amount {line.amount} has more than two decimals", line.source_line)
-        keys = [r["line_key"] for r in rows]
+        keys = [r[2] for r in rows]
         known = set(session.scalars(
             select(BankTransaction.line_key).where(BankTransaction.account_id == account_id, BankTransaction.line_key.in_(keys))
         ))
-        new_rows = [r for r in rows if r["line_key"] not in known]
+        new_rows = [r for r in rows if r[2] not in known] if known else rows
         dups += len(rows) - len(new_rows)
         if new_rows:
-            session.execute(table.insert(), new_rows)
+            bulk_write(conn, "bank_transactions", _COLUMNS, new_rows, converted=True)
         stored += len(new_rows)
     return stored, dups, total, first, last
 

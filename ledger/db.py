@@ -7,12 +7,15 @@ Sessions are opened at the edge (a command or a job), never inside helpers.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,6 +42,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache: large imports update several indexes at random places
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 
@@ -121,3 +126,63 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 def table_names(engine: Engine) -> list[str]:
     return inspect(engine).get_table_names()
+
+
+def driver_value(value: object, sqlite: bool) -> object:
+    """A Python value as the DB-API driver takes it, converted the way SQLAlchemy's types would."""
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)  # exact text; SQLite's NUMERIC affinity stores it as a number
+    if isinstance(value, datetime):
+        if not sqlite:
+            return value
+        # SQLAlchemy's SQLite DATETIME format (UTC, no offset), so ORM reads see the same values
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat() if sqlite else value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def bulk_write(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    conflict_key: str | None = None,
+    update: Sequence[str] = (),
+    json_columns: Sequence[str] = (),
+    converted: bool = False,
+) -> None:
+    """INSERT many rows through the driver's ``executemany`` (SQLite and PostgreSQL).
+
+    SQLAlchemy's per-row parameter processing costs more than the insert itself on
+    large imports and loads; this writes the same stored values (dates ISO on SQLite,
+    Decimals as exact text, JSON as text).  With ``conflict_key`` it is an upsert that
+    updates ``update`` columns.  ``converted=True`` says the rows already hold driver
+    values.  Runs inside the caller's transaction.
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    values = ", ".join(mark + ("::json" if (not sqlite and c in json_columns) else "") for c in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+    if conflict_key:
+        sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+        sql += f" ON CONFLICT ({conflict_key}) DO " + (f"UPDATE SET {sets}" if update else "NOTHING")
+    if not converted:
+        rows = ([driver_value(v, sqlite) for v in row] for row in rows)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        batch: list[Sequence[object]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= 20_000:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+    finally:
+        cursor.close()

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ledger.db import transaction
+from ledger.db import bulk_write, driver_value, transaction
 from ledger.models import Allocation, Customer, CustomerAccount, CustomerAlias, Invoice, JobRun, utcnow
 from ledger.posting import audit, compact_account
 
@@ -364,7 +364,7 @@ def load_invoices(engine: Engine, path: Path, actor: str = "recon") -> LoadResul
         )
         result.updated = df.join(existing_ids, on="invoice_id", how="semi").height
         result.inserted = df.height - result.updated
-        now = utcnow().isoformat(sep=" ")
+        now = str(driver_value(utcnow(), session.get_bind().dialect.name == "sqlite"))
         money_str = {c: _cents_to_str(c).alias(c) for c in ("amount_c", "open_c", "erp_open_c")}
         extra_json = (
             pl.struct(extra_cols).map_elements(_extra_json, return_dtype=pl.String) if extra_cols else pl.lit(None, dtype=pl.String)
@@ -400,15 +400,9 @@ def _extra_json(rec: dict[str, Any]) -> str | None:
 
 
 def _bulk_upsert(session: Any, table: str, cols: Sequence[str], key: str, update: Sequence[str], frame: pl.DataFrame) -> None:
-    """INSERT .. ON CONFLICT (key) DO UPDATE through the driver's executemany (SQLite and PostgreSQL)."""
+    """Upsert a frame of driver-ready values (see ``ledger.db.bulk_write``)."""
     conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    casts = {"extra": "::json"} if conn.dialect.name == "postgresql" else {}
-    values = ", ".join(mark + casts.get(c, "") for c in cols)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
-    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({values}) ON CONFLICT ({key}) DO UPDATE SET {sets}"
-    raw = conn.connection.driver_connection
-    cursor = raw.cursor()
+    cursor = conn.connection.driver_connection.cursor()
     # A large load into SQLite is about twice as fast when the secondary indexes are built once
     # at the end instead of row by row; DDL is transactional there, so a failure restores them.
     rebuild: list[str] = []
@@ -418,13 +412,11 @@ def _bulk_upsert(session: Any, table: str, cols: Sequence[str], key: str, update
             if "UNIQUE" not in ddl.upper():
                 cursor.execute(f'DROP INDEX "{name}"')
                 rebuild.append(ddl)
-    try:
-        for start in range(0, frame.height, 50_000):
-            cursor.executemany(sql, frame.slice(start, 50_000).rows())
-        for ddl in rebuild:
-            cursor.execute(ddl)
-    finally:
-        cursor.close()
+    bulk_write(conn, table, cols, frame.iter_rows(), conflict_key=key, update=update, json_columns=("extra",),
+               converted=True)
+    for ddl in rebuild:
+        cursor.execute(ddl)
+    cursor.close()
 
 
 def _record_load(session: Any, actor: str, result: LoadResult) -> None:

@@ -238,7 +238,7 @@ class BankTransaction(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"), index=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("bank_accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("bank_accounts.id"))  # indexed by uq(account_id, line_key)
     line_key: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)  # index within its statement
     bank_reference: Mapped[str | None] = mapped_column(String(200))
@@ -247,7 +247,7 @@ class BankTransaction(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str | None] = mapped_column(String(3))
     counterparty_name: Mapped[str | None] = mapped_column(String(300))
-    counterparty_account: Mapped[str | None] = mapped_column(String(64), index=True)
+    counterparty_account: Mapped[str | None] = mapped_column(String(64))
     counterparty_bic: Mapped[str | None] = mapped_column(String(16))
     ultimate_debtor: Mapped[str | None] = mapped_column(String(300))
     remittance: Mapped[str | None] = mapped_column(Text)

@@ -182,10 +182,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('account_id', 'line_key', name=op.f('uq_bank_transactions_account_id_line_key'))
     )
     with op.batch_alter_table('bank_transactions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_bank_transactions_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_bank_transactions_bank_reference', ['bank_reference'], unique=False)
         batch_op.create_index(batch_op.f('ix_bank_transactions_booking_date'), ['booking_date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_bank_transactions_counterparty_account'), ['counterparty_account'], unique=False)
         batch_op.create_index(batch_op.f('ix_bank_transactions_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_bank_transactions_statement_id'), ['statement_id'], unique=False)
         batch_op.create_index('ix_bank_transactions_status_booking', ['status', 'booking_date'], unique=False)
@@ -376,10 +374,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_bank_transactions_status_booking')
         batch_op.drop_index(batch_op.f('ix_bank_transactions_statement_id'))
         batch_op.drop_index(batch_op.f('ix_bank_transactions_customer_id'))
-        batch_op.drop_index(batch_op.f('ix_bank_transactions_counterparty_account'))
         batch_op.drop_index(batch_op.f('ix_bank_transactions_booking_date'))
         batch_op.drop_index('ix_bank_transactions_bank_reference')
-        batch_op.drop_index(batch_op.f('ix_bank_transactions_account_id'))
 
     op.drop_table('bank_transactions')
     with op.batch_alter_table('statements', schema=None) as batch_op:
