@@ -54,6 +54,7 @@ from __future__ import annotations
 import codecs
 import re
 import struct
+import sys
 import zipfile
 import zlib
 from collections import deque
@@ -86,7 +87,8 @@ _LOCAL: dict[object, str | None] = {}
 def _local(tag: object) -> str | None:
     name = _LOCAL.get(tag)
     if name is None:
-        name = tag.rpartition("}")[2] if isinstance(tag, str) else None  # comments/PIs have no name
+        # Interned, so that comparing it with a literal is an identity check.
+        name = sys.intern(tag.rpartition("}")[2]) if isinstance(tag, str) else None  # comments/PIs: no name
         if len(_LOCAL) < 4096:
             _LOCAL[tag] = name
     return name
@@ -732,8 +734,12 @@ def _raw(ntry: etree._Element) -> str:
     """The entry as compact XML text: no indentation, no namespace declarations, at most RAW_LIMIT chars."""
     raw = etree.tostring(ntry, encoding="unicode", with_tail=False)
     head_end = raw.find(">")
-    raw = _XMLNS_RE.sub("", raw[:head_end]) + _BLANKS_RE.sub("><", raw[head_end:])
-    return raw[:RAW_LIMIT]
+    head, body = raw[:head_end], raw[head_end:]
+    if "xmlns" in head:
+        head = _XMLNS_RE.sub("", head)
+    if ">\n" in body or "> " in body or ">\t" in body or ">\r" in body:
+        body = _BLANKS_RE.sub("><", body)
+    return (head + body)[:RAW_LIMIT]
 
 
 def _release(el: etree._Element) -> None:
