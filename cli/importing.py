@@ -9,6 +9,7 @@ import click
 from cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
+    ReconError,
     current_user,
     db_option,
     echo_json,
@@ -18,6 +19,7 @@ from cli.common import (
     open_engine,
 )
 from jobs.importer import FileResult, collect_files, import_paths
+from parsers.profiles import ProfileError, resolve_profiles
 
 
 def profile_option(func):  # type: ignore[no-untyped-def]
@@ -52,6 +54,10 @@ def print_results(results: list[FileResult]) -> None:
 
 def run_import(engine, paths: list[Path], profiles: tuple[str, ...], actor: str) -> list[FileResult]:  # type: ignore[no-untyped-def]
     """Import with a progress bar on a terminal (shared by ``recon import`` and the daily job)."""
+    try:
+        resolve_profiles(profiles)
+    except ProfileError as exc:
+        raise ReconError(f"--profile: {exc}") from None
     files = collect_files(paths)
     if not is_terminal() or len(files) < 2:
         return import_paths(engine, files, profiles, actor=actor)

@@ -39,6 +39,7 @@ from ledger.db import bulk_write, driver_value, transaction
 from ledger.models import BankAccount, BankTransaction, JobRun, StatementFile, utcnow
 from ledger.models import Statement as StatementRow
 from parsers.base import ParseError, Statement, StatementLine
+from parsers.profiles import resolve_profiles
 from parsers.registry import detect
 
 log = logging.getLogger("recon.import")
@@ -137,7 +138,12 @@ def import_paths(
     actor: str = "recon",
     progress: Callable[[Path, FileResult], None] | None = None,
 ) -> list[FileResult]:
-    """Import every file of ``paths`` (folders are walked); one result per file, in order."""
+    """Import every file of ``paths`` (folders are walked); one result per file, in order.
+
+    Raises :class:`parsers.profiles.ProfileError` before touching anything when a
+    ``--profile`` cannot be used (a typo in a name, a bad TOML file).
+    """
+    resolve_profiles(profiles)
     files = collect_files(paths)
     with transaction(engine) as session:
         run = JobRun(kind="import", actor=actor, started_at=utcnow(), status="running")
@@ -253,7 +259,8 @@ def _store(session: Any, path: Path, digest: str, parser: Any, result: FileResul
         result.transactions += stored
         result.duplicates += dups
     if result.statements == 0:
-        raise ParseError("no statement found in the file")
+        # A valid export of a period without movements (a header row and nothing else).
+        result.warnings.append("the file holds no statement lines")
     sf.statements, sf.transactions, sf.duplicates = result.statements, result.transactions, result.duplicates
     sf.warnings = result.warnings or None
 
