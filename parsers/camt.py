@@ -932,7 +932,11 @@ class CamtParser:
 
 
 def _syntax_error(exc: etree.XMLSyntaxError) -> ParseError:
-    message = " ".join(str(exc.msg or exc).split())
-    line = exc.lineno if exc.lineno and exc.lineno > 0 else None
-    message = re.sub(r",? line \d+, column \d+$", "", message)
-    return ParseError(f"not well-formed XML: {message}", line)
+    """libxml2's first fatal error (iterparse sometimes reports only a later, vaguer one) as one line."""
+    message, line = str(exc.msg or exc), exc.lineno
+    log = getattr(exc, "error_log", None)
+    fatal = next((e for e in log if e.level_name == "FATAL"), None) if log is not None else None
+    if fatal is not None:
+        message, line = fatal.message, fatal.line
+    message = re.sub(r",? line \d+, column \d+$", "", " ".join(message.split()))
+    return ParseError(f"not well-formed XML: {message}", line if line and line > 0 else None)

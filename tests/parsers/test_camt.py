@@ -346,3 +346,12 @@ def test_detect_claims_no_other_format(head: bytes) -> None:
 )
 def test_detect_camt_in_its_shapes(head: bytes) -> None:
     assert CamtParser().detect(head)
+
+
+def test_undeclared_entity_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = (FIXTURES / "camt053_v08_party.xml").read_text(encoding="utf-8")
+    bad = tmp_path / "entity.xml"
+    bad.write_text(text.replace("Lieferung 2026-03", "Lieferung &foo;"), encoding="utf-8")
+    with pytest.raises(ParseError) as err:
+        read(bad)
+    assert str(err.value) == "line 56: not well-formed XML: Entity 'foo' not defined"
