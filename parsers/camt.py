@@ -839,6 +839,9 @@ def _read_document(opener: Callable[[], IO[bytes]], where: str) -> Iterator[Stat
         except ParseError as exc:
             raise (ParseError(f"archive member {where}: {exc.message}", exc.line) if where else exc) from None
     with opener() as fh:
+        # lxml keeps earlier parses' errors in a per-thread log; start clean so that an error
+        # reported for this file is this file's.
+        etree.clear_error_log()
         events = etree.iterparse(fh, events=("end",), tag=_TAGS, **_PARSER_OPTIONS)
         yield from _Reader(iter(events), where).statements()
 
