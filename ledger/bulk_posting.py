@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, select
 
 from ledger.models import (
     Allocation,
     AuditEntry,
-    BankTransaction,
     Invoice,
     QueueItem,
     Suggestion,
@@ -333,42 +332,22 @@ def write_chunk(
         })
 
     # --- write ----------------------------------------------------------------------------------
-    t = BankTransaction.__table__
-    res = conn.execute(
-        update(t)
-        .where(and_(t.c.id == bindparam("b_id"), t.c.status == "new"))
-        .values(status=bindparam("b_status"), customer_id=bindparam("b_customer_id"),
-                ignore_reason=bindparam("b_ignore_reason")),
-        txn_updates,
-    )
-    if res.rowcount != len(txn_updates):
+    writer = _Writer(conn)
+    changed = writer.update_transactions(txn_updates)
+    if changed != len(txn_updates):
         raise PostingError("transactions changed while recon matched them (someone decided meanwhile); run it again")
-
-    alloc_ids = _insert_returning(conn, Allocation.__table__, alloc_rows)
-    cash_ids = _insert_returning(conn, UnappliedCash.__table__, cash_rows)
-    queue_ids = _insert_returning(conn, QueueItem.__table__, queue_rows)
-    sugg_rows = [
-        {**s, "queue_item_id": queue_ids[q]} for q, rows in enumerate(queue_suggestions) for s in rows
-    ]
-    if sugg_rows:
-        conn.execute(insert(Suggestion.__table__), sugg_rows)
-
+    alloc_ids = writer.insert(Allocation.__table__, alloc_rows)
+    cash_ids = writer.insert(UnappliedCash.__table__, cash_rows)
+    queue_ids = writer.insert(QueueItem.__table__, queue_rows)
+    sugg_rows = [{**sg, "queue_item_id": queue_ids[q]} for q, rows in enumerate(queue_suggestions) for sg in rows]
+    writer.insert(Suggestion.__table__, sugg_rows, ids=False)
     touched = [k for k, v in invoices.items() if v.open != start_open[k]]
     if touched:
-        it = Invoice.__table__
-        res = conn.execute(
-            update(it)
-            .where(and_(it.c.invoice_id == bindparam("b_id"), it.c.open_amount == bindparam("b_before")))
-            .values(open_amount=bindparam("b_open"), status=bindparam("b_status"), updated_at=bindparam("b_at")),
-            [
-                {"b_id": k, "b_before": start_open[k], "b_open": invoices[k].open, "b_status": invoices[k].status,
-                 "b_at": now}
-                for k in touched
-            ],
+        changed = writer.update_invoices(
+            [(k, start_open[k], invoices[k].open, invoices[k].status, now) for k in touched]
         )
-        if res.rowcount != len(touched):
+        if changed != len(touched):
             raise PostingError("invoices changed while recon matched (someone posted meanwhile); run it again")
-
     for row in audit_rows:
         if "_alloc" in row:
             row["entity_id"] = str(alloc_ids[row.pop("_alloc")])
@@ -376,8 +355,125 @@ def write_chunk(
             row["entity_id"] = str(cash_ids[row.pop("_cash")])
         elif "_queue" in row:
             row["entity_id"] = str(queue_ids[row.pop("_queue")])
-    conn.execute(insert(AuditEntry.__table__), audit_rows)
+    writer.insert(AuditEntry.__table__, audit_rows, ids=False)
     return result
+
+
+class _Writer:
+    """Rows straight to the driver: ``executemany`` of tuples on SQLite, ``COPY`` on PostgreSQL.
+
+    Values pass through the same SQLAlchemy type processors the ORM would apply
+    (money as the dialect stores it, JSON serialised, timestamps formatted), so
+    the stored rows are the ORM's; only the per-row statement machinery is
+    skipped.  Ids are reserved before the insert (PostgreSQL: the sequence;
+    SQLite: above the current maximum, safe because SQLite admits one writer and
+    this transaction already holds the write lock), so audit entries can name
+    the rows they describe.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+        self.pg = conn.dialect.name == "postgresql"
+        self.ph = "%s" if self.pg else "?"
+
+    def _processors(self, table: Any, cols: list[str]) -> list[Any]:
+        out = []
+        for name in cols:
+            proc = table.c[name].type.dialect_impl(self.dialect).bind_processor(self.dialect)
+            out.append(proc)
+        return out
+
+    def _reserve(self, table: Any, n: int) -> list[int]:
+        if self.pg:
+            seq = self.conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table.name}', 'id')").scalar()
+            rows = self.conn.exec_driver_sql(f"SELECT nextval('{seq}') FROM generate_series(1, {int(n)})").fetchall()
+            return [r[0] for r in rows]
+        top = self.conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar() or 0
+        return list(range(top + 1, top + 1 + n))
+
+    def insert(self, table: Any, rows: list[dict[str, Any]], *, ids: bool = True) -> list[int]:
+        """Insert ``rows`` (dicts with the same keys); returns their ids when ``ids``."""
+        if not rows:
+            return []
+        cols = list(rows[0].keys())
+        new_ids: list[int] = []
+        if ids:
+            new_ids = self._reserve(table, len(rows))
+            cols = ["id", *cols]
+        procs = self._processors(table, cols)
+        keys = cols[1:] if ids else cols
+        data = []
+        for k, row in enumerate(rows):
+            values = [new_ids[k]] if ids else []
+            values.extend(row[c] for c in keys)
+            data.append(tuple(v if p is None or v is None else p(v) for v, p in zip(values, procs, strict=True)))
+        col_sql = ", ".join(cols)
+        if self.pg:
+            cur = self.conn.connection.driver_connection.cursor()
+            with cur.copy(f"COPY {table.name} ({col_sql}) FROM STDIN") as copy:
+                for values in data:
+                    copy.write_row(values)
+        else:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({col_sql}) VALUES ({', '.join([self.ph] * len(cols))})", data
+            )
+        return new_ids
+
+    def update_transactions(self, rows: list[dict[str, Any]]) -> int:
+        """Set status, payer and ignore reason of transactions still ``new``; returns how many changed."""
+        data = [(r["b_status"], r["b_customer_id"], r["b_ignore_reason"], r["b_id"]) for r in rows]
+        if self.pg:
+            self.conn.exec_driver_sql(
+                "CREATE TEMP TABLE recon_txn_update (status text, customer_id text, ignore_reason text, id bigint) "
+                "ON COMMIT DROP"
+            )
+            self._copy("recon_txn_update", data)
+            res = self.conn.exec_driver_sql(
+                "UPDATE bank_transactions b SET status = u.status, customer_id = u.customer_id, "
+                "ignore_reason = u.ignore_reason FROM recon_txn_update u WHERE b.id = u.id AND b.status = 'new'"
+            )
+            self.conn.exec_driver_sql("DROP TABLE recon_txn_update")
+            return res.rowcount
+        res = self.conn.exec_driver_sql(
+            "UPDATE bank_transactions SET status = ?, customer_id = ?, ignore_reason = ? WHERE id = ? AND status = 'new'",
+            data,
+        )
+        return res.rowcount
+
+    def update_invoices(self, rows: list[tuple[str, Decimal, Decimal, str, Any]]) -> int:
+        """Set open amount and status of invoices whose open amount is still the one decided on."""
+        it = Invoice.__table__
+        money_p = it.c.open_amount.type.dialect_impl(self.dialect).bind_processor(self.dialect)
+        at_p = it.c.updated_at.type.dialect_impl(self.dialect).bind_processor(self.dialect)
+
+        def m(v: Decimal) -> Any:
+            return money_p(v) if money_p else v
+
+        data = [(m(new), status, at_p(at) if at_p else at, inv, m(before)) for inv, before, new, status, at in rows]
+        if self.pg:
+            self.conn.exec_driver_sql(
+                "CREATE TEMP TABLE recon_inv_update (open_amount numeric(18, 2), status text, updated_at timestamptz, "
+                "invoice_id text, before numeric(18, 2)) ON COMMIT DROP"
+            )
+            self._copy("recon_inv_update", data)
+            res = self.conn.exec_driver_sql(
+                "UPDATE invoices i SET open_amount = u.open_amount, status = u.status, updated_at = u.updated_at "
+                "FROM recon_inv_update u WHERE i.invoice_id = u.invoice_id AND i.open_amount = u.before"
+            )
+            self.conn.exec_driver_sql("DROP TABLE recon_inv_update")
+            return res.rowcount
+        res = self.conn.exec_driver_sql(
+            "UPDATE invoices SET open_amount = ?, status = ?, updated_at = ? WHERE invoice_id = ? AND open_amount = ?",
+            data,
+        )
+        return res.rowcount
+
+    def _copy(self, table: str, data: list[tuple[Any, ...]]) -> None:
+        cur = self.conn.connection.driver_connection.cursor()
+        with cur.copy(f"COPY {table} FROM STDIN") as copy:
+            for values in data:
+                copy.write_row(values)
 
 
 def _audit(now: Any, actor: str, action: str, txn_id: int, invoice_id: str | None, entity: str,
@@ -388,14 +484,6 @@ def _audit(now: Any, actor: str, action: str, txn_id: int, invoice_id: str | Non
         "entity": entity, "entity_id": entity_id, "before": _jsonable(before), "after": _jsonable(after),
         "detail": _jsonable(detail), "job_run_id": job_run_id,
     }
-
-
-def _insert_returning(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` and return their new ids in the order of ``rows``."""
-    if not rows:
-        return []
-    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [r[0] for r in result]
 
 
 def _customer_of(conn: Connection, invoice_id: str) -> str | None:

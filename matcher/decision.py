@@ -28,10 +28,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from matcher.references import compact, within_one_edit
 from matcher.settings import MatchSettings
 from matcher.subsets import find_subsets
 
 STRONG_FORMS = ("rf", "exact", "leading-zeros")
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
 _FORM_RANK = {"rf": 0, "exact": 1, "leading-zeros": 2, "digits-only": 3, "typo": 4}
 FIT_KINDS = ("exact", "discount", "bank-charges")  # amounts that close an invoice
 
@@ -307,7 +309,7 @@ def decide(t: TxnFacts, book: InvoiceBook, s: MatchSettings) -> Decision:
                     Option([line], kind, "payer", confidence=part, relation=rel, unique=unique and in_tier, payer_part=part)
                 )
         if not fits and not any(o.kind in FIT_KINDS or o.kind == "multi" for o in options):
-            options.extend(_subset_options(t, book, s, scope, payer, cur_ok))
+            options.extend(_subset_options(t, book, s, scope, payer, cur_ok, best_hit))
             if not options and not best_hit:
                 for inv in scope:
                     if book.open[inv] <= 0 and book.amount[inv] == paid and cur_ok(inv):
@@ -374,7 +376,8 @@ def _named_group(
 
 
 def _subset_options(
-    t: TxnFacts, book: InvoiceBook, s: MatchSettings, scope: list[int], payer: Payer, cur_ok: Any
+    t: TxnFacts, book: InvoiceBook, s: MatchSettings, scope: list[int], payer: Payer, cur_ok: Any,
+    best_hit: dict[int, RefHit],
 ) -> list[Option]:
     """Unnamed invoices of the payer that together make the payment exactly (unique subset only posts)."""
     cands = [i for i in scope if 0 < book.open[i] <= t.amount and cur_ok(i)]
@@ -393,7 +396,9 @@ def _subset_options(
         lines = [Line(cands[k], book.open[cands[k]]) for k in sol]
         lines.sort(key=lambda ln: (book.due[ln.inv], book.ids[ln.inv]))
         part = payer.score * s.multi_invoice_factor * (1.0 if unique else s.twin_factor)
-        out.append(Option(lines, "subset", "multi-invoice", confidence=part, relation="same", unique=unique, payer_part=part))
+        hits = [best_hit[ln.inv] for ln in lines if ln.inv in best_hit]
+        out.append(Option(lines, "subset", "multi-invoice", confidence=part, hits=hits, relation="same", unique=unique,
+                          payer_part=part))
     return out
 
 
@@ -406,7 +411,9 @@ def _choose(
     competitors = [o for o in options[1:] if best is not None and not set(o.invoices) <= set(best.invoices)]
     second = competitors[0].confidence if competitors else 0.0
     strong_left_out = [
-        inv for inv, h in best_hit.items() if h.form in STRONG_FORMS and (best is None or inv not in best.invoices)
+        inv for inv, h in best_hit.items()
+        if h.form in STRONG_FORMS and (best is None or inv not in best.invoices)
+        and not (best is not None and _typo_of(book, inv, best, t, s, when))
     ]
 
     blocked: str | None = None
@@ -420,7 +427,8 @@ def _choose(
         blocked = "ambiguous"
     elif strong_left_out:
         blocked = "named-elsewhere"
-    elif best.kind == "partial" and not s.post_partial_payments:
+    elif best.kind == "partial" and (not s.post_partial_payments or best.relation not in ("same", "parent")):
+        # the amount disagrees, so the payer must agree: a reference alone may be a typo naming another invoice
         blocked = "amount-mismatch"
     elif best.kind == "overpayment" and not _overpayment_postable(t, book, s, best):
         blocked = "overpayment"
@@ -429,13 +437,19 @@ def _choose(
 
     if blocked is None and best is not None:
         customer = _payer_customer(book, best, payer)
+        ev = evidence(t, book, best, payer, when)
+        mistyped = [i for i, h in best_hit.items() if i not in best.invoices and h.form in STRONG_FORMS]
+        if mistyped and "reference" not in ev:
+            h = best_hit[mistyped[0]]
+            ev["reference"] = {"found": original_text(t.texts.get(h.field), h.found), "in": h.field, "match": "typo",
+                               "invoice": book.ids[best.lines[0].inv], "names_also": book.ids[mistyped[0]]}
         return Decision(
             "post",
             _post_reason(best, payer),
             best.confidence,
             lines=list(best.lines),
             remainder="unapplied" if best.kind == "overpayment" else "error",
-            evidence=evidence(t, book, best, payer, when),
+            evidence=ev,
             customer_id=customer,
         )
 
@@ -463,8 +477,18 @@ def _choose(
     )
 
 
+def _typo_of(book: InvoiceBook, named: int, best: Option, t: TxnFacts, s: MatchSettings, when: date) -> bool:
+    """The text names ``named`` (open, its amount does not fit) while the best candidate is an invoice
+    whose number is one typo away: the payer mistyped the number, the amount tells which one is meant."""
+    if book.open[named] <= 0 or best.route != "payer" or len(best.lines) != 1:
+        return False
+    if fit_amount(book, named, t.amount, when, s)[0] in FIT_KINDS:
+        return False
+    return within_one_edit(compact(book.ids[named]), compact(book.ids[best.lines[0].inv]))
+
+
 def _overpayment_postable(t: TxnFacts, book: InvoiceBook, s: MatchSettings, best: Option) -> bool:
-    if s.overpayment != "unapplied" or best.route != "reference" or best.relation == "other":
+    if s.overpayment != "unapplied" or best.route != "reference" or best.relation not in ("same", "parent"):
         return False
     if not best.hits or best.hits[0].form not in STRONG_FORMS:
         return False
@@ -559,9 +583,13 @@ def original_text(text: str | None, found: str) -> str:
     if not text or not found:
         return found
     norm = unicodedata.normalize("NFKC", text)
-    pattern = r"[^A-Za-z0-9]{0,3}".join(re.escape(tok) for tok in found.split(" "))
-    m = re.search(pattern, norm, flags=re.IGNORECASE)
-    return m.group(0) if m else found
+    want = found.split(" ")
+    spans = [(m.start(), m.end(), m.group(0).upper()) for m in _ASCII_TOKEN.finditer(norm)]
+    n = len(want)
+    for k in range(len(spans) - n + 1):
+        if all(spans[k + j][2] == want[j] for j in range(n)):
+            return norm[spans[k][0]: spans[k + n - 1][1]]
+    return found
 
 
 def evidence(t: TxnFacts, book: InvoiceBook, opt: Option, payer: Payer | None, when: date) -> dict[str, Any]:

@@ -101,6 +101,17 @@ sro
 kft
 spzoo
 sp zoo
+b v
+n v
+s a
+s a s
+s a r l
+s l
+s r l
+a g
+k g
+e k
+e v
 """
 LEGAL_FORMS: tuple[tuple[str, ...], ...] = tuple(
     sorted((tuple(line.split()) for line in _LEGAL_FORMS_TEXT.strip().splitlines()), key=len, reverse=True)
@@ -122,14 +133,32 @@ _FILLER_KEEP_INSIDE = {"de", "der", "die", "la", "le"}  # "van der berg": only d
 
 _ABBREVIATION = re.compile(r"\b(?:[^\W\d_]\.){2,}")  # G.m.b.H.  B.V.  S.A.R.L.
 _PUNCT = re.compile(r"[^\w\s]|_")
-_SPACES = re.compile(r"\s+")
-_UMLAUT_PAIRS = re.compile(r"(?<=[a-z])(ae|oe|ue)|^(ae|oe|ue)")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+def _accent_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in range(0x00C0, 0x0250):  # Latin-1 Supplement, Latin Extended-A and -B
+        ch = chr(code)
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        if base != ch:
+            table[code] = base
+    for ch in "!\"#$%&()*+,-/:;<=>?@[\\]^_`{|}~（）、，。：；·–—“”«»":
+        table[ord(ch)] = " "
+    table[ord("'")] = ""
+    table[ord("’")] = ""
+    return table
+
+
+_TRANSLATE = _accent_table()
+
+
 def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    """Accents off and punctuation to spaces in one ``str.translate``; other marks the complete way."""
+    text = text.translate(_TRANSLATE)
+    if not text.isascii() and any(unicodedata.combining(c) for c in unicodedata.normalize("NFKD", text)):
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return text
 
 
 @lru_cache(maxsize=200_000)
@@ -138,29 +167,35 @@ def full_name(name: str | None) -> str:
     if not name:
         return ""
     text = unicodedata.normalize("NFKC", name).casefold().replace("ß", "ss")
-    # ä -> a and ae -> a alike: accents stripped first, then the two-letter spellings folded.
+    if "." in text:
+        text = _ABBREVIATION.sub(lambda m: m.group(0).replace(".", "") + " ", text).replace(".", " ")
     text = _strip_accents(text)
-    text = _ABBREVIATION.sub(lambda m: m.group(0).replace(".", "") + " ", text)
-    text = text.replace("'", "").replace("’", "")
-    text = _PUNCT.sub(" ", text)
-    text = _UMLAUT_PAIRS.sub(lambda m: (m.group(1) or m.group(2))[0], text)
-    return _SPACES.sub(" ", text).strip()
+    if not text.isascii():
+        text = _PUNCT.sub(" ", text)
+    # ä -> a (accents off above) and ae -> a alike: both umlaut spellings meet
+    text = text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+    return " ".join(text.split())
+
+
+_LEGAL_BY_LAST: dict[str, list[tuple[str, ...]]] = {}
+for _form in LEGAL_FORMS:  # longest first within each list, as LEGAL_FORMS is sorted
+    _LEGAL_BY_LAST.setdefault(_form[-1], []).append(_form)
+_LEADING_FORMS = {"sarl", "sa", "sas", "bv", "nv"}
 
 
 def _strip_legal(tokens: list[str]) -> list[str]:
     changed = True
-    while changed and tokens:
+    while changed and len(tokens) > 1:
         changed = False
-        for form in LEGAL_FORMS:
+        for form in _LEGAL_BY_LAST.get(tokens[-1], ()):
             n = len(form)
             if len(tokens) > n and tuple(tokens[-n:]) == form:
                 tokens = tokens[:-n]
                 changed = True
                 break
-            if len(tokens) > n and tuple(tokens[:n]) == form and n == 1 and form[0] in {"sarl", "sa", "sas", "bv", "nv"}:
-                tokens = tokens[n:]
-                changed = True
-                break
+        if not changed and len(tokens) > 1 and tokens[0] in _LEADING_FORMS:
+            tokens = tokens[1:]
+            changed = True
         while len(tokens) > 1 and tokens[-1] in _FILLER:
             tokens = tokens[:-1]
             changed = True
@@ -183,6 +218,27 @@ def core_name(name: str | None) -> str:
     tokens = _strip_legal(full.split())
     tokens = [t for t in tokens if t not in _FILLER or t in _FILLER_KEEP_INSIDE]
     return " ".join(tokens) or full
+
+
+def strip_cut_legal_form(name: str | None) -> str:
+    """The core of a name whose legal form the bank format cut off midway.
+
+    ``MUELLER MASCHINENBAU GESELLSCHAFT M`` is ``Mueller Maschinenbau`` with
+    the start of ``Gesellschaft mit beschränkter Haftung``: the trailing tokens
+    that begin a legal form (the last one possibly cut inside a word) go.
+
+    >>> strip_cut_legal_form("MUELLER MASCHINENBAU GESELLSCHAFT MIT BESCHR")
+    'muller maschinenbau'
+    >>> strip_cut_legal_form("Northwind Traders Lim")
+    'northwind traders'
+    """
+    tokens = full_name(name).split()
+    for form in LEGAL_FORMS:
+        for k in range(min(len(form), len(tokens) - 1), 0, -1):
+            tail = tokens[-k:]
+            if tuple(tail[:-1]) == form[: k - 1] and form[k - 1].startswith(tail[-1]) and len(tail[-1]) >= 2:
+                return core_name(" ".join(tokens[:-k]))
+    return core_name(name)
 
 
 def name_tokens(core: str) -> list[str]:

@@ -22,6 +22,7 @@ the decision (the payer's scope includes its subsidiaries' invoices).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -29,10 +30,11 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from matcher.decision import Payer
-from matcher.names import core_name, full_name, name_tokens
+from matcher.names import core_name, full_name, name_tokens, strip_cut_legal_form
 from matcher.settings import MatchSettings
 
 _PREFIX = 10
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def compact_accounts(expr: pl.Expr) -> pl.Expr:
@@ -89,6 +91,10 @@ class NameIndex:
         full = full_name(raw)
         if len(raw.strip()) >= s.truncated_min_length:
             hits = {c for f, c in self.prefix.get(full[:_PREFIX], ()) if len(f) > len(full) and f.startswith(full)}
+            if not hits:
+                # the bank cut the name inside a legal form the master spells differently
+                cut = self.core.get(strip_cut_legal_form(raw))
+                hits = set(cut or ())
             if len(hits) == 1:
                 return Payer(tuple(hits), s.truncated_score, "truncated-name", raw)
         return self._fuzzy(core, raw)
@@ -112,7 +118,8 @@ class NameIndex:
         ranked = sorted(best.items(), key=lambda kv: -kv[1])
         top_cust, top = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
-        if top < s.fuzzy_threshold or top - second < s.fuzzy_margin:
+        threshold = s.fuzzy_threshold_cjk if _CJK.search(core) else s.fuzzy_threshold
+        if top < threshold or top - second < s.fuzzy_margin:
             return None
         return Payer((top_cust,), round(top, 4), "fuzzy-name", raw)
 

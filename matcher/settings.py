@@ -70,6 +70,7 @@ class MatchSettings:
     truncated_score: float = 0.95
     truncated_min_length: int = 20
     fuzzy_threshold: float = 0.88
+    fuzzy_threshold_cjk: float = 0.83
     fuzzy_margin: float = 0.05
     block_max_customers: int = 200
     four_eyes_limit_cents: int | None = 5000
@@ -125,6 +126,8 @@ class MatchSettings:
             truncated_score=_score(p.get("truncated_score", base.truncated_score), "payer.truncated_score"),
             truncated_min_length=int(p.get("truncated_min_length", base.truncated_min_length)),
             fuzzy_threshold=_score(p.get("fuzzy_threshold", base.fuzzy_threshold), "payer.fuzzy_threshold"),
+            fuzzy_threshold_cjk=_score(p.get("fuzzy_threshold_cjk", base.fuzzy_threshold_cjk),
+                                       "payer.fuzzy_threshold_cjk"),
             fuzzy_margin=_score(p.get("fuzzy_margin", base.fuzzy_margin), "payer.fuzzy_margin"),
             block_max_customers=int(p.get("block_max_customers", base.block_max_customers)),
             four_eyes_limit_cents=None if limit in (None, "") else _cents(limit, "posting.four_eyes_limit"),
