@@ -33,8 +33,10 @@ What one statement line is:
   else ``Ntry/NtryRef`` (the contract's order); ``EndToEndId`` ``NOTPROVIDED``
   is no id.  Party names are read in both shapes: ``Dbtr/Nm`` (up to .07)
   and ``Dbtr/Pty/Nm`` (.08 on); for a credit the counterparty is the
-  debtor, for a debit the creditor.  Dates are ``Dt`` or the date part of
-  ``DtTm`` as the bank wrote it (no time zone conversion).
+  debtor, for a debit the creditor, and for a reversal the party of the
+  payment it reverses.  Dates are ``Dt`` or the date part of ``DtTm`` as the
+  bank wrote it (no time zone conversion); an entry without any date (some
+  camt.054 advices) takes the date its report was created, with a warning.
 * balances: opening ``OPBD`` else ``PRCD``; closing ``CLBD`` else the last
   ``ITBD`` (and, for camt.052 reports only, ``CLAV``).
 
@@ -754,13 +756,13 @@ def _release(el: etree._Element) -> None:
 # -- safety and input -------------------------------------------------------
 
 
-def _prolog_text(data: bytes) -> tuple[str, bool]:
-    """The start of the file as text for the prolog check; True when it may be cut short."""
+def _prolog_text(data: bytes) -> str:
+    """The start of the file as text for the prolog check (UTF-16 decoded, anything else as latin-1)."""
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return data.decode("utf-16", errors="replace"), True
+        return data.decode("utf-16", errors="replace")
     if data[:2] in (b"<\x00", b"\x00<"):
-        return data.decode("utf-16-le" if data[0] == 0x3C else "utf-16-be", errors="replace"), True
-    return data.decode("latin-1"), True
+        return data.decode("utf-16-le" if data[0] == 0x3C else "utf-16-be", errors="replace")
+    return data.decode("latin-1")
 
 
 def check_prolog(fh: IO[bytes]) -> None:
@@ -776,7 +778,7 @@ def check_prolog(fh: IO[bytes]) -> None:
     while True:
         chunk = fh.read(64 * 1024)
         data += chunk
-        text, _ = _prolog_text(data)
+        text = _prolog_text(data)
         verdict = _scan_prolog(text)
         if verdict is not None:
             if verdict >= 0:
@@ -848,8 +850,7 @@ def _read_document(opener: Callable[[], IO[bytes]], where: str) -> Iterator[Stat
 
 def _looks_like_camt(head: bytes) -> bool:
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE) or head[:2] in (b"<\x00", b"\x00<"):
-        text, _ = _prolog_text(head)
-        head = text.encode("utf-8", errors="replace")
+        head = _prolog_text(head).encode("utf-8", errors="replace")
     elif head.startswith(codecs.BOM_UTF8):
         head = head[3:]
     if not head.lstrip()[:1] == b"<":
