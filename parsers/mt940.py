@@ -533,9 +533,15 @@ class _Statement:
             )
         vd, ed, mark, _funds, amount_text, type_code, rest = m.groups()
         value_date = _DATES.get(vd) or _date6(vd, line_no, "':61:' value date")
-        booking_date = _entry_date(value_date, ed, line_no) if ed else value_date
+        if ed:
+            booking_date = _ENTRY_DATES.get((value_date, ed)) or _entry_date(value_date, ed, line_no)
+        else:
+            booking_date = value_date
         currency = self.currency
-        amount = _number(amount_text, currency)
+        if _PLAIN_AMOUNT.match(amount_text):
+            amount = Decimal(amount_text.replace(",", "."))
+        else:
+            amount = _number(amount_text, currency)
         if amount is None:
             raise ParseError(
                 f"':61:' amount '{amount_text}' is unreadable; expected digits with one decimal comma",
@@ -554,16 +560,18 @@ class _Statement:
         supplementary = join_wrapped(extra).strip() if extra else ""
 
         details = _NO_DETAILS
-        if len(fields) > 1:
+        if len(fields) == 2 and fields[1][0] == "86":
+            details = parse_details(text[fields[1][2] : fields[1][4]])
+        elif len(fields) > 1:
             info: list[str] = []
             ns: Details | None = None
             for f in fields[1:]:
                 if f[0] == "86":
-                    info.extend(text[f[2] : f[4]].split("\n"))
+                    info.append(text[f[2] : f[4]])
                 else:
                     ns = parse_non_swift(text[f[2] : f[4]].split("\n"))
             if info:
-                details = parse_details(info)
+                details = parse_details("".join(info))
                 if ns is not None:
                     details.counterparty_name = details.counterparty_name or ns.counterparty_name
                     details.remittance = details.remittance or ns.remittance

@@ -159,6 +159,8 @@ _SEPA_KEYWORDS = (
     "IBAN", "BIC", "PURP", "MDAT", "SQTP", "ORCR", "ORMR", "DDAT",
 )  # fmt: skip
 _SPLIT_CACHE: dict[str, re.Pattern[str]] = {}
+_RUN_ON = re.compile(r"(?<=\?[26]\d)([^?]{27})\?[26]\d")
+_MARK = re.compile(r"\?[26]\d")
 _BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$")
 _NOTPROVIDED = {"NOTPROVIDED", "NONREF", "NOT PROVIDED"}
 
@@ -192,14 +194,16 @@ def _parse_german(text: str, details: Details) -> bool:
         gvc, posting, p2x, p30, p31, p32, p33, p6x = fast.groups()
         details.style = "german"
         details.gvc = gvc
-        purpose = [piece[2:] for piece in p2x.split("?")[1:]]
-        if p6x:
-            purpose += [piece[2:] for piece in p6x.split("?")[1:]]
+        marks = p2x + p6x if p6x else p2x
+        # a full 27-character piece runs on into the next; any other ?NN mark is a space
+        purpose = " ".join(_MARK.sub(" ", _RUN_ON.sub(r"\1", marks)).split()) if marks else ""
         if p33 is None:
-            name = [] if p32 is None else [p32]
+            name = " ".join(p32.split()) if p32 else ""
+        elif p32 is None:
+            name = " ".join(p33.split())
         else:
-            name = [p33] if p32 is None else [p32, p33]
-        _german_fields(details, posting, purpose, name, p30, p31, None)
+            name = _join_pieces([p32, p33])
+        _german_result(details, posting, purpose, name, p30, p31, None)
         return True
     m = _GERMAN_START.match(text)
     if m is None:
@@ -233,15 +237,15 @@ def _parse_german(text: str, details: Details) -> bool:
             posting = value
         elif code != "10":  # ?10 primanota is bank-internal; unknown codes are kept as text
             purpose.append(value)
-    _german_fields(details, posting, purpose, name, p30, p31, p38)
+    _german_result(details, posting, _join_pieces(purpose), _join_pieces(name), p30, p31, p38)
     return True
 
 
-def _german_fields(
+def _german_result(
     details: Details,
     posting: str | None,
-    purpose: list[str],
-    name: list[str],
+    purpose: str,
+    name: str,
     p30: str | None,
     p31: str | None,
     p38: str | None,
@@ -256,23 +260,23 @@ def _german_fields(
     if account:
         details.counterparty_account = account
     if name:
-        if len(name) == 1:
-            details.counterparty_name = " ".join(name[0].split()) or None
-        else:
-            details.counterparty_name = _join_pieces(name) or None
+        details.counterparty_name = name
     if purpose:
-        text = _join_pieces(purpose)
-        if "+" in text:
-            _parse_sepa_purpose(text, details)
+        if "+" in purpose:
+            _parse_sepa_purpose(purpose, details)
         else:
-            details.remittance = text or None
+            details.remittance = purpose
 
 
 _SEPA_KEYS = frozenset(_SEPA_KEYWORDS)
 
 
 def _sepa_split(purpose: str) -> list[str]:
-    """Like ``re.split`` on ``(KEY) ?\\+``, but looking only at the ``+`` signs (much faster)."""
+    """Like ``re.split`` on ``(KEY) ?\\+``, but looking only at the ``+`` signs (much faster).
+
+    >>> _sepa_split("EREF+E2E-1 SVWZ+RE 4711 KREF +K1")
+    ['', 'EREF', 'E2E-1 ', 'SVWZ', 'RE 4711 ', 'KREF', 'K1']
+    """
     parts: list[str] = []
     last = 0
     i = purpose.find("+")
@@ -280,9 +284,7 @@ def _sepa_split(purpose: str) -> list[str]:
         j = i - 1 if purpose[i - 1 : i] == " " else i
         key = purpose[j - 4 : j]
         if key not in _SEPA_KEYS:
-            key = purpose[j - 3 : j]
-            if key != "BIC":
-                key = ""
+            key = "BIC" if purpose[j - 3 : j] == "BIC" else ""
         if key and j - len(key) >= last:
             parts.append(purpose[last : j - len(key)])
             parts.append(key)
@@ -298,28 +300,30 @@ def _parse_sepa_purpose(purpose: str, details: Details) -> None:
     if len(parts) == 1:
         details.remittance = purpose or None
         return
-    text: list[str] = []
-    if parts[0].strip():
-        text.append(parts[0].strip())
+    lead = parts[0].strip()
+    text = [lead] if lead else []
     for key, value in zip(parts[1::2], parts[2::2], strict=True):
+        value = value.strip()
+        if not value:
+            continue
         if key == "SVWZ":
-            value = value.strip()
-            if value:
-                text.append(value)
+            text.append(value)
         elif key == "EREF":
-            details.end_to_end_id = _ref(value)
+            if value.upper() not in _NOTPROVIDED:
+                details.end_to_end_id = value
         elif key == "KREF":
-            details.customer_reference = _ref(value)
+            if value.upper() not in _NOTPROVIDED:
+                details.customer_reference = value
         elif key == "MREF":
-            details.mandate_reference = _ref(value)
+            details.mandate_reference = value
         elif key == "ABWA":
-            details.ultimate_debtor = _clean(value)
+            details.ultimate_debtor = value
         elif key == "IBAN":
             if details.counterparty_account is None:
-                details.counterparty_account = value.replace(" ", "") or None
+                details.counterparty_account = value.replace(" ", "")
         elif key == "BIC":
             if details.counterparty_bic is None:
-                details.counterparty_bic = value.strip() or None
+                details.counterparty_bic = value
         # CRED, DEBT, COAM, OAMT, PURP, ABWE, ...: not needed for matching
     details.remittance = " ".join(text) or None
 
@@ -408,29 +412,32 @@ def _dutch_remittance(value: str, details: Details, out: list[str]) -> None:
 _KNAB_ACCOUNT = re.compile(r"REK:\s*([A-Z]{2}\d\d[A-Z0-9]{10,30})\s*/\s*NAAM:\s*(.+)$")
 
 
-def parse_details(lines: list[str], prefix: str = ":86:") -> Details:
-    """Read the lines of one transaction's ``:86:`` field(s) into :class:`Details`.
+_BREAK_86 = re.compile(r"[ \t\r]*\n(?::86:)?")
 
-    ``lines`` are the field's lines as in the file (line breaks removed); a
-    line starting with ``prefix`` opens a field (a bank may send several
-    ``:86:`` for one entry).  Never raises: text that fits no structure is
-    kept as the remittance.
+
+def parse_details(field: str | list[str], prefix: str = ":86:") -> Details:
+    """Read one transaction's ``:86:`` field(s) into :class:`Details`.
+
+    ``field`` is the text as in the file, from the tag on (a bank may send
+    several ``:86:`` for one entry), or its lines.  Never raises: text that
+    fits no structure is kept as the remittance.
     """
     details = Details()
-    if not lines:
-        return details
-    first = lines[0][len(prefix) :] if lines[0].startswith(prefix) else lines[0]
-    if _GERMAN_START.match(first):
+    if isinstance(field, list):
+        field = "\n".join(field)
+    body = field[len(prefix) :] if field.startswith(prefix) else field
+    if _GERMAN_START.match(body):
         # The ?NN markers carry the structure; line breaks mean nothing (DK standard).
-        if len(lines) == 1 or (len(lines) == 2 and not lines[1]):
-            text = first.rstrip()
+        if "\n" not in body:
+            text = body.rstrip()
+        elif " \n" in body or "\t\n" in body or "\n:" in body:
+            text = _BREAK_86.sub("", body).rstrip()
         else:
-            text = "".join(
-                [(line[len(prefix) :] if line.startswith(prefix) else line).rstrip() for line in lines]
-            )
+            text = body.replace("\n", "").rstrip()
         if _parse_german(text, details):
             details.creditor_reference = find_creditor_reference(details.remittance)
             return details
+    lines = field.split("\n")
     text = _join_fields(lines, prefix)
     if _DUTCH_START.match(text):
         _parse_dutch(text, details)
@@ -438,10 +445,11 @@ def parse_details(lines: list[str], prefix: str = ":86:") -> Details:
             details.creditor_reference = find_creditor_reference(details.remittance)
         return details
     details.remittance = _clean(text)
-    knab = _KNAB_ACCOUNT.search(details.remittance or "")
-    if knab:
-        details.counterparty_account = knab.group(1)
-        details.counterparty_name = _clean(knab.group(2))
+    if details.remittance and "REK:" in details.remittance:
+        knab = _KNAB_ACCOUNT.search(details.remittance)
+        if knab:
+            details.counterparty_account = knab.group(1)
+            details.counterparty_name = _clean(knab.group(2))
     details.creditor_reference = find_creditor_reference(details.remittance)
     return details
 
