@@ -132,7 +132,7 @@ def print_table(
 # --- recon unmatch --------------------------------------------------------------------------------
 
 
-@click.command("unmatch")
+@click.command("unmatch", short_help="Undo a posting; the payment goes back to the queue.")
 @click.argument("transaction_ident", metavar="TRANSACTION")
 @click.option("--account", metavar="ACCOUNT",
               help="Our account the bank reference stands on (when the same reference is on two accounts).")
@@ -308,7 +308,7 @@ def entry_as_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-@click.command("audit")
+@click.command("audit", short_help="The audit trail: who decided what, when, what changed.")
 @click.option("--transaction", "transaction_ident", metavar="ID",
               help="One transaction: recon's id or its bank reference (with --account if needed).")
 @click.option("--account", metavar="ACCOUNT", help="Our account, when --transaction is a bank reference on two accounts.")

@@ -21,7 +21,7 @@ def export() -> None:
     """Export recon's results (allocations) as CSV, JSON or XLSX."""
 
 
-@export.command("allocations")
+@export.command("allocations", short_help="Every allocation, posted and suggested (CSV, JSON, XLSX).")
 @format_option("csv", "json", "xlsx")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Write to FILE (replaced whole, never left half-written); default: standard output.")

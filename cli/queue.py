@@ -425,7 +425,14 @@ rules_option = click.option("--rules", "rules_path", type=click.Path(dir_okay=Fa
 # --- the command group ----------------------------------------------------------------------------
 
 
-@click.group("queue")
+class _InOrder(click.Group):
+    """Lists the verbs in the order of work (list, show, decide), not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group("queue", cls=_InOrder, short_help="The exception queue: list, show and decide by hand.")
 def queue() -> None:
     """The exception queue: payments that need a person, and the decisions on them.
 
@@ -441,7 +448,7 @@ def queue() -> None:
     """
 
 
-@queue.command("list")
+@queue.command("list", short_help="List the open queue (filters, sorting, JSON).")
 @click.option("--reason", "reasons", multiple=True, type=click.Choice(QUEUE_REASONS), metavar="REASON",
               help="Only items queued for this reason (repeatable): " + ", ".join(QUEUE_REASONS) + ".")
 @click.option("--account", metavar="ACCOUNT", help="Only payments into this account of ours.")
@@ -510,7 +517,7 @@ def list_cmd(ctx: click.Context, reasons: tuple[str, ...], account: str | None, 
     )
 
 
-@queue.command("show")
+@queue.command("show", short_help="One payment: bank text, evidence, the payer's invoices.")
 @click.argument("ident", metavar="ID")
 @_ident_options
 @db_option
@@ -699,7 +706,7 @@ def _print_show(d: dict[str, Any]) -> None:
                        f"assign {n} --customer C | dismiss {n} --reason TEXT")
 
 
-@queue.command("accept")
+@queue.command("accept", short_help="Post a suggestion as recon proposed it.")
 @click.argument("ident", metavar="ID")
 @click.option("--suggestion", "rank", type=click.IntRange(min=1), default=1, show_default=True,
               help="Which suggestion (the number `recon queue show` prints).")
@@ -818,7 +825,7 @@ def pair_allocation_options(sequence: Sequence[tuple[str, str]]) -> list[_Line]:
     return lines
 
 
-@queue.command("allocate", cls=_AllocateCommand)
+@queue.command("allocate", cls=_AllocateCommand, short_help="Allocate a payment to invoices by hand.")
 @click.argument("ident", metavar="ID")
 @click.option("--invoice", "invoices", multiple=True, metavar="INV",
               help="An invoice to pay; repeat for several.  Starts a line: the options after it belong to it.")
@@ -900,7 +907,7 @@ def allocate(ctx: click.Context, ident: str, invoices: tuple[str, ...], amounts:
     _decide(ctx, db_url, ident, account, fmt, actor, "allocated", decide, limit)
 
 
-@queue.command("dismiss")
+@queue.command("dismiss", short_help="Set a line aside: not a customer payment.")
 @click.argument("ident", metavar="ID")
 @click.option("--reason", required=True, metavar="TEXT", help="Why this is not a customer payment (kept in the audit trail).")
 @_ident_options
@@ -932,7 +939,7 @@ def dismiss(ctx: click.Context, ident: str, reason: str, account: str | None, us
     _decide(ctx, db_url, ident, account, fmt, actor, f"dismissed ({reason.strip()})", decide)
 
 
-@queue.command("assign")
+@queue.command("assign", short_help="Put a payment on a customer's account (no invoice yet).")
 @click.argument("ident", metavar="ID")
 @click.option("--customer", required=True, metavar="CUSTOMER_ID", help="The customer who paid.")
 @_ident_options
@@ -960,7 +967,7 @@ def assign(ctx: click.Context, ident: str, customer: str, account: str | None, u
     _decide(ctx, db_url, ident, account, fmt, actor, f"put on {customer}'s account", decide)
 
 
-@queue.command("approve")
+@queue.command("approve", short_help="Approve a large adjustment (four eyes).")
 @click.argument("ident", metavar="ID")
 @_ident_options
 @user_option

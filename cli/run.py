@@ -31,7 +31,7 @@ from jobs.lock import LockHeld, LockInfo
 from rules import RulesError, load_rules
 
 
-@click.group("run")
+@click.group("run", short_help="Jobs for a scheduler: recon run daily.")
 def run() -> None:
     """Jobs for a scheduler: `recon run daily` imports, matches and summarises."""
 
@@ -80,7 +80,7 @@ def print_daily(summary: DailySummary) -> None:
         click.echo(f"exit status 1: {len(summary.rejected)} file(s) rejected; fix or remove them and run again")
 
 
-@run.command("daily")
+@run.command("daily", short_help="Import the inbox, match, print a summary.")
 @click.option("--inbox", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               metavar="DIR", help="The folder the bank files arrive in (walked recursively; hidden files skipped).")
 @profile_option
