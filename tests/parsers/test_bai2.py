@@ -93,6 +93,7 @@ def test_btrs_version_3_and_currency_decimals() -> None:
 def test_newline_delimited_records_with_commas_slashes_and_tags() -> None:
     (statement, lines), = read(FIXTURES / "bai2_newline_delimited.bai")
     assert statement.warnings == []  # '88:' counts as the record it is meant to be; the trailers add up
+    assert statement.opening.amount + sum(line.amount for line in lines) == statement.closing.amount
     wire, ach, outgoing = lines
     assert wire.amount == Decimal("1000.00") and wire.bank_reference == "GI260519001"
     assert 'Remittance Info: "INV-3001 paid 05/19/26"' in wire.remittance
