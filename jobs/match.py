@@ -212,7 +212,7 @@ def find_facts(txns: pl.DataFrame, invoices: pl.DataFrame, customers: pl.DataFra
     s = settings_book.default
     t0 = time.monotonic()
     inv_keys = invoice_key_frame(invoices.select("inv", "invoice_id", "reference"))
-    txt_keys = text_key_frame(txns.select("txn", "remittance", "creditor_reference", "end_to_end_id"))
+    txt_keys = text_key_frame(txns.select("txn", "remittance", "creditor_reference", "end_to_end_id"), inv_keys)
     hits_df = reference_hits(txt_keys, inv_keys)
     without = txns.filter(
         ~pl.col("txn").is_in(hits_df["txn"].unique().implode()) & (pl.col("amount_cents") > 0)

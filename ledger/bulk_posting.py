@@ -20,6 +20,7 @@ while its open amount is still the one the decisions were made on; otherwise
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -229,13 +230,14 @@ def write_chunk(
             })
             sugg = []
             for rank, group in enumerate(d.suggestions, start=1):
+                group_json = _json(group.evidence)
                 for line in group.lines:
                     adj = money(line.adjustment_amount)
                     sugg.append({
                         "rank": rank, "invoice_id": line.invoice_id, "amount": money(line.amount),
                         "adjustment_amount": adj,
                         "adjustment_reason": line.adjustment_reason if adj > ZERO else None,
-                        "confidence": group.confidence, "reason": group.reason, "evidence": _jsonable(group.evidence),
+                        "confidence": group.confidence, "reason": group.reason, "evidence": group_json,
                     })
             queue_suggestions.append(sugg)
             txn.status = "queued"
@@ -272,7 +274,7 @@ def write_chunk(
             if unapplied > ZERO and payer is None:
                 raise PostingError("unapplied cash needs a customer")
             pending = False
-            evidence = _jsonable(d.evidence)
+            evidence = _json(d.evidence)
             for line in lines:
                 inv = invoices[line.invoice_id]
                 needs_approval = approval_limit is not None and line.adjustment_amount > approval_limit
@@ -293,8 +295,8 @@ def write_chunk(
                              "allocation", None, before_inv, inv.state(), {
                                  "amount": line.amount, "adjustment_amount": line.adjustment_amount,
                                  "adjustment_reason": adj_reason, "reason": d.reason, "confidence": d.confidence,
-                                 "automatic": True, "evidence": d.evidence,
-                             }, job_run_id)
+                                 "automatic": True,
+                             }, job_run_id, evidence=evidence)
                 row["_alloc"] = len(alloc_rows) - 1
                 audit_rows.append(row)
                 result.allocations += 1
@@ -407,7 +409,10 @@ class _Writer:
         for k, row in enumerate(rows):
             values = [new_ids[k]] if ids else []
             values.extend(row[c] for c in keys)
-            data.append(tuple(v if p is None or v is None else p(v) for v, p in zip(values, procs, strict=True)))
+            data.append(tuple(
+                v if p is None or v is None or v.__class__ is RawJSON else p(v)
+                for v, p in zip(values, procs, strict=True)
+            ))
         col_sql = ", ".join(cols)
         if self.pg:
             cur = self.conn.connection.driver_connection.cursor()
@@ -476,13 +481,34 @@ class _Writer:
                 copy.write_row(values)
 
 
+class RawJSON(str):
+    """A value already serialised as JSON (stored as it is, not serialised again)."""
+
+
+def _json(value: Any) -> RawJSON | None:
+    """``value`` as the JSON column would store it (``None`` stays SQL NULL, as the models say)."""
+    if value is None:
+        return None
+    try:
+        return RawJSON(json.dumps(value))
+    except TypeError:  # Decimals or dates inside: the slow, general way
+        return RawJSON(json.dumps(_jsonable(value)))
+
+
 def _audit(now: Any, actor: str, action: str, txn_id: int, invoice_id: str | None, entity: str,
            entity_id: str | None, before: dict[str, Any] | None, after: dict[str, Any] | None,
-           detail: dict[str, Any] | None, job_run_id: int | None) -> dict[str, Any]:
+           detail: dict[str, Any] | None, job_run_id: int | None, *,
+           evidence: RawJSON | None = None) -> dict[str, Any]:
+    """An audit row; ``evidence`` (already JSON) is appended to ``detail`` as its last key."""
+    detail_json = _json(detail)
+    if detail is not None and evidence is not None:
+        detail_json = RawJSON(detail_json[:-1] + ', "evidence": ' + evidence + "}")
+    elif detail is not None and "evidence" not in detail and evidence is None and action in ("post", "post-pending"):
+        detail_json = RawJSON(detail_json[:-1] + ', "evidence": null}')
     return {
         "at": now, "actor": actor, "action": action, "transaction_id": txn_id, "invoice_id": invoice_id,
-        "entity": entity, "entity_id": entity_id, "before": _jsonable(before), "after": _jsonable(after),
-        "detail": _jsonable(detail), "job_run_id": job_run_id,
+        "entity": entity, "entity_id": entity_id, "before": _json(before), "after": _json(after),
+        "detail": detail_json, "job_run_id": job_run_id,
     }
 
 

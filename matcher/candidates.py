@@ -48,10 +48,11 @@ def invoice_key_frame(invoices: pl.DataFrame) -> pl.DataFrame:
         base = invoices.select(
             pl.col("inv"), _norm(pl.col(col)).alias("norm")
         ).filter(pl.col("norm").is_not_null() & (pl.col("norm") != ""))
-        toks = base.with_columns(pl.col("norm").str.extract_all(_TOKEN).alias("toks"))
-        toks = toks.with_columns(
-            pl.col("toks").list.join("").alias("exact"),
-            pl.col("toks").list.eval(pl.element().str.replace_all(_ZEROS, "${1}${2}")).list.join("").alias("zeros"),
+        toks = base.with_columns(
+            pl.col("norm").str.replace_all("[^A-Z0-9]", "").alias("exact"),
+            # zeros cut at the start of every digit group: after the start, a letter or a separator
+            pl.col("norm").str.replace_all(r"(^|[^0-9])0+([0-9])", "${1}${2}").str.replace_all("[^A-Z0-9]", "")
+            .alias("zeros"),
         ).with_columns(
             pl.col("exact").str.replace_all("[A-Z]", "").alias("digits"),
             pl.col("zeros").str.replace_all("[A-Z]", "").alias("dzeros"),
@@ -76,11 +77,19 @@ def invoice_key_frame(invoices: pl.DataFrame) -> pl.DataFrame:
                 )
             )
     out = pl.concat([p.with_columns(pl.col("rank").cast(pl.Int8)) for p in parts])
-    return out.group_by("inv", "key").agg(pl.col("rank").min())
+    if out.height > 2_000_000:
+        # a key of one invoice under two forms (INV-1001: exact and leading-zeros alike) costs
+        # nothing in the joins but memory: at this size it is worth folding
+        return out.group_by("inv", "key").agg(pl.col("rank").min())
+    return out.sort("rank").unique(["inv", "key"], keep="first", maintain_order=False)
 
 
-def text_key_frame(txns: pl.DataFrame) -> pl.DataFrame:
-    """Keys in every transaction's text fields (columns ``txn`` and :data:`TEXT_FIELDS`)."""
+def text_key_frame(txns: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Keys in every transaction's text fields (columns ``txn`` and :data:`TEXT_FIELDS`).
+
+    With ``known`` (a frame with a ``key`` column: the invoices' keys), only keys that
+    can meet an invoice are kept, plus the long numbers the one-typo search needs.
+    """
     frames = []
     for col in TEXT_FIELDS:
         if col not in txns.columns:
@@ -98,6 +107,13 @@ def text_key_frame(txns: pl.DataFrame) -> pl.DataFrame:
             schema={"txn": pl.Int64, "field": pl.String, "key": pl.String, "rank": pl.Int8, "found": pl.String}
         )
     out = pl.concat(frames)
+    if known is not None:
+        typo_candidate = (
+            (pl.col("rank") == _RANK["exact"])
+            & (pl.col("key").str.len_bytes() >= MIN_TYPO)
+            & (pl.col("key").str.count_matches("[0-9]") >= MIN_TYPO - 2)
+        )
+        out = out.filter(pl.col("key").is_in(known["key"].unique().implode()) | typo_candidate)
     return out.sort("rank").group_by("txn", "key", maintain_order=True).agg(
         pl.col("rank").first(), pl.col("found").first(), pl.col("field").first()
     ).select("txn", "field", "key", "rank", "found")
@@ -105,40 +121,51 @@ def text_key_frame(txns: pl.DataFrame) -> pl.DataFrame:
 
 def _window_keys(base: pl.DataFrame, field: str) -> pl.DataFrame:
     toks = (
-        base.select("txn", pl.col("norm").str.extract_all(_TOKEN).alias("tok"))
-        .explode("tok")
+        base.select(
+            "txn",
+            pl.col("norm").str.extract_all(_TOKEN).alias("tok"),
+        )
+        .with_columns(pl.int_ranges(0, pl.col("tok").list.len()).alias("pos"))
+        .explode("tok", "pos")
         .drop_nulls("tok")
-        .with_columns(pl.int_range(pl.len()).over("txn").alias("pos"))
     )
-    eligible = pl.col("tok").str.contains("[0-9]") | (pl.col("tok").str.len_chars() <= MAX_PREFIX_LETTERS)
-    toks = toks.filter(eligible).with_columns(
+    # per token once: has a digit, length, zeros cut, digits only (the windows only concatenate these)
+    toks = toks.with_columns(
+        pl.col("tok").str.contains("[0-9]").alias("d"),
+        pl.col("tok").str.len_bytes().alias("n"),
+    ).filter(pl.col("d") | (pl.col("n") <= MAX_PREFIX_LETTERS))
+    toks = toks.with_columns(
         pl.col("tok").str.replace_all(_ZEROS, "${1}${2}").alias("z"),
+        pl.col("tok").str.replace_all("[A-Z]", "").alias("g"),
     )
     # rows are in (txn, pos) order: a window is this row and the next w-1 rows of the same
     # transaction at consecutive positions (all eligible, since only eligible rows are left)
     out = []
-    exact = pl.col("tok")
-    zeros = pl.col("z")
-    found = pl.col("tok")
+    exact, zeros, digits, found = pl.col("tok"), pl.col("z"), pl.col("g"), pl.col("tok")
+    has_digit, length = pl.col("d"), pl.col("n")
+    valid: pl.Expr = pl.lit(True)
     for w in range(1, MAX_WINDOW + 1):
         if w > 1:
             k = w - 1
             exact = exact + pl.col("tok").shift(-k)
             zeros = zeros + pl.col("z").shift(-k)
+            digits = digits + pl.col("g").shift(-k)
             found = found + pl.lit(" ") + pl.col("tok").shift(-k)
+            has_digit = has_digit | pl.col("d").shift(-k)
+            length = length + pl.col("n").shift(-k)
             valid = (pl.col("txn").shift(-k) == pl.col("txn")) & (pl.col("pos").shift(-k) == pl.col("pos") + k)
-        else:
-            valid = pl.lit(True)
         win = toks.select(
-            "txn", exact.alias("exact"), zeros.alias("zeros"), found.alias("found"), valid.alias("valid")
-        ).filter(pl.col("valid") & pl.col("exact").str.contains("[0-9]"))
-        long_ = win.filter(pl.col("exact").str.len_chars() >= MIN_KEY)
+            "txn", exact.alias("exact"), zeros.alias("zeros"), digits.alias("digits"), found.alias("found"),
+            length.alias("length"), (valid & has_digit).alias("ok"),
+        ).filter(pl.col("ok"))
+        long_ = win.filter(pl.col("length") >= MIN_KEY)
         out.append(long_.select("txn", pl.col("exact").alias("key"), pl.lit(_RANK["exact"]).alias("rank"), "found"))
         out.append(long_.select("txn", pl.col("zeros").alias("key"), pl.lit(_RANK["leading-zeros"]).alias("rank"), "found"))
-        digits = win.select("txn", pl.col("exact").str.replace_all("[A-Z]", "").alias("key"), "found").filter(
-            pl.col("key").str.len_chars() >= MIN_DIGITS
+        out.append(
+            win.filter(pl.col("digits").str.len_bytes() >= MIN_DIGITS).select(
+                "txn", pl.col("digits").alias("key"), pl.lit(_RANK["digits-only"]).alias("rank"), "found"
+            )
         )
-        out.append(digits.select("txn", "key", pl.lit(_RANK["digits-only"]).alias("rank"), "found"))
     frame = pl.concat([f.with_columns(pl.col("rank").cast(pl.Int8)) for f in out])
     return frame.with_columns(pl.lit(field).alias("field"))
 
