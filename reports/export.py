@@ -33,7 +33,9 @@ JSON carries the values unchanged (a program reads it, not a spreadsheet).
 from __future__ import annotations
 
 import csv
+import io
 import json
+import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -243,48 +245,129 @@ def write_json(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     return n
 
 
+# --- XLSX -------------------------------------------------------------------------------------------
+# The workbook is written as its XML parts straight into the zip, one row of text at a time:
+# openpyxl builds a Python object per cell and manages about 17,000 cells a second here, which
+# made a month of 50,000 rows take a minute; this writes the same sheet in a few seconds and holds
+# one row in memory.  The parts are the minimal SpreadsheetML package (ECMA-376 part 1): content
+# types, relationships, workbook, styles (bold header, #,##0.00, yyyy-mm-dd), one worksheet with
+# inline strings (never formulas), the header row frozen and an autofilter over the table.
+
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_REL_NS = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    '</Types>'
+)
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+    '</Relationships>'
+)
+# cell styles (index = s attribute): 0 plain, 1 bold header, 2 money, 3 date
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<styleSheet {_NS}>'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="#,##0.00"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    '</styleSheet>'
+)
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_WIDTHS = {"bank_reference": 24, "account": 26, "booking_date": 12, "invoice_id": 18, "reason": 20,
+           "adjustment_reason": 16}
+_EPOCH = date(1899, 12, 30).toordinal()  # day 0 of the spreadsheet date system (1900, with its leap-year bug)
+_XML_UNSAFE = {i: None for i in range(32) if i not in (9, 10, 13)}  # control characters XML cannot hold
+
+
+def _xml_text(value: str) -> str:
+    return value.translate(_XML_UNSAFE).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xlsx_cell(ref: str, column: str, value: Any) -> str:
+    if column in TEXT_COLUMNS:
+        text = neutralise("" if value is None else str(value))
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>' if text else ""
+    if isinstance(value, date):
+        return f'<c r="{ref}" s="3"><v>{value.toordinal() - _EPOCH}</v></c>'
+    if value is None:
+        return ""
+    style = ' s="2"' if column in MONEY_COLUMNS else ""
+    return f'<c r="{ref}"{style}><v>{Decimal(value):f}</v></c>'
+
+
 def write_xlsx(rows: Iterable[dict[str, Any]], out: IO[bytes] | str) -> int:
     """Write an XLSX workbook (one sheet, header frozen, filters on) for accountants; returns the number of rows.
 
     Amounts are numbers with two decimals, the booking date a date, text
-    cells strings (neutralised as in CSV and typed as text, never formulas).
+    cells inline strings (neutralised as in CSV; a spreadsheet never reads an
+    inline string as a formula).
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("allocations")
-    widths = {"bank_reference": 24, "account": 26, "booking_date": 12, "invoice_id": 18, "reason": 20,
-              "adjustment_reason": 16}
-    for i, col in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = widths.get(col, 14)
-    ws.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header = []
-    for col in COLUMNS:
-        cell = WriteOnlyCell(ws, value=col)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
+    letters = [_LETTERS[i] for i in range(len(COLUMNS))]
+    pairs = list(zip(letters, COLUMNS, strict=True))
+    last = letters[-1]
     n = 0
-    for row in rows:
-        cells = []
-        for col in COLUMNS:
-            value = row[col]
-            if col in TEXT_COLUMNS:
-                cell = WriteOnlyCell(ws, value=neutralise(str(value or "")))
-                cell.data_type = "s"  # openpyxl would otherwise read a leading '=' as a formula
-            else:
-                cell = WriteOnlyCell(ws, value=value)
-                if col in MONEY_COLUMNS:
-                    cell.number_format = "#,##0.00"
-                elif col == "booking_date":
-                    cell.number_format = "yyyy-mm-dd"
-            cells.append(cell)
-        ws.append(cells)
-        n += 1
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{n + 1}"
-    wb.save(out)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _ROOT_RELS)
+        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        zf.writestr("xl/styles.xml", _STYLES)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as raw:
+            sheet = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            sheet.write('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
+            sheet.write(f'<worksheet {_NS} {_REL_NS}><sheetViews><sheetView workbookViewId="0">'
+                        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                        '</sheetView></sheetViews><cols>')
+            for i, col in enumerate(COLUMNS, start=1):
+                sheet.write(f'<col min="{i}" max="{i}" width="{_WIDTHS.get(col, 14)}" customWidth="1"/>')
+            sheet.write('</cols><sheetData><row r="1">')
+            for letter, col in pairs:
+                sheet.write(f'<c r="{letter}1" t="inlineStr" s="1"><is><t>{col}</t></is></c>')
+            sheet.write("</row>")
+            for row in rows:
+                r = n + 2
+                cells = "".join(_xlsx_cell(f"{letter}{r}", col, row[col]) for letter, col in pairs)
+                sheet.write(f'<row r="{r}">{cells}</row>')
+                n += 1
+            sheet.write(f'</sheetData><autoFilter ref="A1:{last}{n + 1}"/></worksheet>')
+            sheet.flush()
+            sheet.detach()
+        zf.writestr(
+            "xl/workbook.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<workbook {_NS} {_REL_NS}><sheets><sheet name="allocations" sheetId="1" r:id="rId1"/></sheets>'
+            '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+            f"allocations!$A$1:${last}${n + 1}</definedName></definedNames></workbook>",
+        )
     return n
