@@ -190,7 +190,8 @@ def _confidence(value: Any) -> Decimal:
 
 def allocation_rows(session: Session, *, since: date | None = None, until: date | None = None) -> Iterator[dict[str, Any]]:
     """The export's rows as dicts of typed values (Decimal money, date), in the contract's column order."""
-    result = session.execute(_query(since, until).execution_options(yield_per=5000))
+    # Core, not ORM: plain rows, streamed in batches (a year of lines never sits in memory at once)
+    result = session.connection().execution_options(yield_per=5000).execute(_query(since, until))
     for row in result:
         m = row._mapping
         yield {
