@@ -565,7 +565,8 @@ def _show_data(session: Session, txn: BankTransaction) -> dict[str, Any]:
     suggestions = _group_suggestions(item.suggestions) if item else []
     acct = session.get(BankAccount, txn.account_id)
     customers = _payer_customers(session, txn, item, suggestions)
-    suggested = {ln.invoice_id for sug in suggestions for ln in sug.lines}
+    active = posting.active_allocations(session, txn.id)
+    suggested = {ln.invoice_id for sug in suggestions for ln in sug.lines} | {a.invoice_id for a in active}
     others = []
     names = {}
     for cid in customers[:5]:
@@ -586,7 +587,7 @@ def _show_data(session: Session, txn: BankTransaction) -> dict[str, Any]:
         {"invoice_id": a.invoice_id, "amount": a.amount, "adjustment_amount": a.adjustment_amount,
          "adjustment_reason": a.adjustment_reason, "status": a.status, "decided_by": a.decided_by,
          "decided_at": fmt_time(a.decided_at), "reason": a.reason, "automatic": a.automatic}
-        for a in posting.active_allocations(session, txn.id)
+        for a in active
     ]
     cash = [{"customer_id": c.customer_id, "amount": c.amount, "reason": c.reason} for c in session.scalars(
         select(UnappliedCash).where(UnappliedCash.transaction_id == txn.id, UnappliedCash.status == "open"))]
@@ -670,7 +671,7 @@ def _print_show(d: dict[str, Any]) -> None:
             left = Decimal(str(sug["unapplied"]))
             if left > 0 and not any("unapplied cash" in sentence for sentence in sug["evidence_text"]):
                 click.echo(f"       - accepting it leaves {fmt_money(left)} as unapplied cash on the customer's account")
-    elif q:
+    elif q and not d["allocations"]:
         click.echo("No suggestion: recon found no invoice this payment fits.")
     if d["allocations"]:
         click.echo("Decided")

@@ -285,6 +285,11 @@ def test_four_eyes_through_the_command_line(cli_run, sc: Scenario, engine: Engin
     assert invoice_state(engine, "INV-2002") == (D("1200.00"), "open")
     listed = _json(cli_run("queue", "list", "--reason", "pending-approval", "--format", "json"))
     assert [r["id"] for r in listed] == [sc.over]
+    shown = cli_run("queue", "show", str(sc.over)).output
+    assert "INV-2002 100.00 + 80.00 write-off: waits for a second person's approval (by alice" in shown
+    assert f"Next: recon queue approve {sc.over} --user SOMEONE-ELSE" in shown
+    assert "No suggestion" not in shown
+    assert "  INV-2002 " not in shown.split("Other open invoices")[-1]  # the invoice decided on is not "other"
 
     refused = cli_run("queue", "approve", str(sc.over), user="alice", expect=1)
     _one_line_error(refused, "alice decided this allocation and cannot approve it too (four eyes)")
