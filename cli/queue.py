@@ -562,10 +562,11 @@ def _payer_customers(session: Session, txn: BankTransaction, item: QueueItem | N
 
 def _show_data(session: Session, txn: BankTransaction) -> dict[str, Any]:
     item = posting.open_queue_item(session, txn.id)
-    suggestions = _group_suggestions(item.suggestions) if item else []
+    active = posting.active_allocations(session, txn.id)
+    # once a person has decided (an allocation waits for approval) the matcher's suggestions are history
+    suggestions = _group_suggestions(item.suggestions) if item and not active else []
     acct = session.get(BankAccount, txn.account_id)
     customers = _payer_customers(session, txn, item, suggestions)
-    active = posting.active_allocations(session, txn.id)
     suggested = {ln.invoice_id for sug in suggestions for ln in sug.lines} | {a.invoice_id for a in active}
     others = []
     names = {}
