@@ -37,6 +37,7 @@ from ledger import posting
 from ledger.db import transaction
 from ledger.models import (
     QUEUE_REASONS,
+    Allocation,
     BankAccount,
     BankTransaction,
     Customer,
@@ -194,12 +195,16 @@ def open_queue(
     rows = session.execute(query).all()
     by_item: dict[int, list[Suggestion]] = defaultdict(list)
     ids = [r[0].id for r in rows]
-    for chunk_start in range(0, len(ids), 1000):
-        chunk = ids[chunk_start:chunk_start + 1000]
-        for sug in session.scalars(select(Suggestion).where(Suggestion.queue_item_id.in_(chunk))):
+    txn_ids = [r[1].id for r in rows]
+    decided: set[int] = set()  # a decision waits for approval: the matcher's suggestions are history
+    for start in range(0, len(ids), 1000):
+        for sug in session.scalars(select(Suggestion).where(Suggestion.queue_item_id.in_(ids[start:start + 1000]))):
             by_item[sug.queue_item_id].append(sug)
+        decided.update(session.scalars(select(Allocation.transaction_id).where(
+            Allocation.transaction_id.in_(txn_ids[start:start + 1000]), Allocation.status != "reversed")))
     return [
-        QueueRow(item, txn, acct, name, _group_suggestions(by_item.get(item.id, [])),
+        QueueRow(item, txn, acct, name,
+                 [] if txn.id in decided else _group_suggestions(by_item.get(item.id, [])),
                  (today - txn.booking_date).days)
         for item, txn, acct, name in rows
     ]

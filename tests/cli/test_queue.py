@@ -284,7 +284,7 @@ def test_four_eyes_through_the_command_line(cli_run, sc: Scenario, engine: Engin
     assert "recon queue approve" in out
     assert invoice_state(engine, "INV-2002") == (D("1200.00"), "open")
     listed = _json(cli_run("queue", "list", "--reason", "pending-approval", "--format", "json"))
-    assert [r["id"] for r in listed] == [sc.over]
+    assert [r["id"] for r in listed] == [sc.over] and listed[0]["suggestions"] == []
     shown = cli_run("queue", "show", str(sc.over)).output
     assert "INV-2002 100.00 + 80.00 write-off: waits for a second person's approval (by alice" in shown
     assert f"Next: recon queue approve {sc.over} --user SOMEONE-ELSE" in shown
