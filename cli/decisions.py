@@ -31,6 +31,7 @@ from cli.common import (
 from ledger import posting
 from ledger.db import transaction
 from ledger.models import AuditEntry, BankAccount, BankTransaction, Invoice, UnappliedCash
+from reports.export import FORMULA_STARTS
 
 # --- shared helpers -------------------------------------------------------------------------------
 
@@ -50,6 +51,9 @@ def find_transaction(session: Session, ident: str, account: str | None = None) -
     ident = ident.strip()
     if not ident:
         raise ReconError("no transaction given")
+    if ident.startswith("'") and ident[1:].startswith(FORMULA_STARTS):
+        # copied from the CSV export, where a reference like -42 is written '-42 for spreadsheets
+        ident = ident[1:]
     refs_query: Select[tuple[BankTransaction]] = select(BankTransaction).where(BankTransaction.bank_reference == ident)
     if account:
         acct = compact_account(account)

@@ -124,3 +124,11 @@ def test_audit_usage_errors(cli_run, books: Books) -> None:
     result = cli_run("audit", "--period", "October", expect=2)
     assert "'October' is not a month as YYYY-MM" in result.output
     assert "no audit entries match" in cli_run("audit", "--period", "2001-01").output
+
+
+def test_unmatch_takes_the_bank_reference_as_the_csv_export_writes_it(cli_run, books: Books, engine: Engine) -> None:
+    t = books.transaction("100.00", bank_reference="-42")
+    _post(engine, t, [AllocationLine("INV-1", D("100.00"))])
+    assert "'-42," in cli_run("export", "allocations").output
+    cli_run("unmatch", "'-42", user="alice")
+    assert invoice_state(engine, "INV-1") == (D("100.00"), "open")
