@@ -142,7 +142,10 @@ class Option:
 
     @property
     def invoices(self) -> tuple[int, ...]:
-        return tuple(ln.inv for ln in self.lines)
+        lines = self.lines
+        if len(lines) == 1:
+            return (lines[0].inv,)
+        return tuple(ln.inv for ln in lines)
 
 
 @dataclass(slots=True)
@@ -283,8 +286,17 @@ def decide(t: TxnFacts, book: InvoiceBook, s: MatchSettings) -> Decision:
     if payer is not None:
         scope = book.scope(payer.customers)
         fits: list[tuple[str, Line]] = []
+        # the loop every payment with a known payer runs: fit_amount's tests inlined for the payer's
+        # invoices, the function called only for the (few) that fit
+        opn, disc, tol, cur, curs = book.open, book.discount, s.bank_charges_cents, t.currency, book.currency
         for inv in scope:
-            if book.open[inv] <= 0 or not cur_ok(inv):
+            o = opn[inv]
+            if o <= 0:
+                continue
+            diff = o - paid
+            if diff != 0 and not (0 < diff <= tol) and not (disc[inv] and diff == disc[inv]):
+                continue
+            if cur and curs[inv] and curs[inv] != cur:
                 continue
             kind, line, _ = fit_amount(book, inv, paid, when, s)
             if kind in FIT_KINDS:
@@ -582,6 +594,14 @@ def original_text(text: str | None, found: str) -> str:
     """
     if not text or not found:
         return found
+    if text.isascii():  # the common case: the usual separators, found by str.find
+        upper = text.upper()
+        parts = found.split(" ")
+        for sep in ("-", " ", "/", "", ".", "_", " / ", " - "):
+            cand = sep.join(parts)
+            at = upper.find(cand)
+            if at >= 0:
+                return text[at: at + len(cand)]
     norm = unicodedata.normalize("NFKC", text)
     want = found.split(" ")
     spans = [(m.start(), m.end(), m.group(0).upper()) for m in _ASCII_TOKEN.finditer(norm)]

@@ -31,6 +31,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import polars as pl
+
 # Legal forms as token sequences (after ``full`` normalisation), longest first.
 _LEGAL_FORMS_TEXT = """
 gesellschaft mit beschrankter haftung
@@ -131,48 +133,29 @@ CJK_LEGAL_FORMS = (
 _FILLER = {"and", "und", "et", "en", "y", "the", "de", "der", "die", "la", "le"}
 _FILLER_KEEP_INSIDE = {"de", "der", "die", "la", "le"}  # "van der berg": only dropped at the ends
 
-_ABBREVIATION = re.compile(r"\b(?:[^\W\d_]\.){2,}")  # G.m.b.H.  B.V.  S.A.R.L.
+_DOTS = re.compile("['’.]")
 _PUNCT = re.compile(r"[^\w\s]|_")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def _accent_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for code in range(0x00C0, 0x0250):  # Latin-1 Supplement, Latin Extended-A and -B
-        ch = chr(code)
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        if base != ch:
-            table[code] = base
-    for ch in "!\"#$%&()*+,-/:;<=>?@[\\]^_`{|}~（）、，。：；·–—“”«»":
-        table[ord(ch)] = " "
-    table[ord("'")] = ""
-    table[ord("’")] = ""
-    return table
-
-
-_TRANSLATE = _accent_table()
-
-
-def _strip_accents(text: str) -> str:
-    """Accents off and punctuation to spaces in one ``str.translate``; other marks the complete way."""
-    text = text.translate(_TRANSLATE)
-    if not text.isascii() and any(unicodedata.combining(c) for c in unicodedata.normalize("NFKD", text)):
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return text
+def _strip_marks(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=200_000)
 def full_name(name: str | None) -> str:
-    """The name in comparable form, legal forms kept (for prefix comparison of truncated names)."""
+    """The name in comparable form, legal forms kept (for prefix comparison of truncated names).
+
+    The reference implementation of :func:`name_frame` (which does the same over a column).
+    """
     if not name:
         return ""
-    text = unicodedata.normalize("NFKC", name).casefold().replace("ß", "ss")
-    if "." in text:
-        text = _ABBREVIATION.sub(lambda m: m.group(0).replace(".", "") + " ", text).replace(".", " ")
-    text = _strip_accents(text)
+    text = unicodedata.normalize("NFKC", name).lower().replace("ß", "ss")
+    text = _DOTS.sub("", text)  # G.m.b.H. -> gmbh, O'Neill -> oneill
     if not text.isascii():
-        text = _PUNCT.sub(" ", text)
-    # ä -> a (accents off above) and ae -> a alike: both umlaut spellings meet
+        text = _strip_marks(text)
+    text = _PUNCT.sub(" ", text)
+    # ä -> a (marks off above) and ae -> a alike: both umlaut spellings meet
     text = text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
     return " ".join(text.split())
 
@@ -181,6 +164,14 @@ _LEGAL_BY_LAST: dict[str, list[tuple[str, ...]]] = {}
 for _form in LEGAL_FORMS:  # longest first within each list, as LEGAL_FORMS is sorted
     _LEGAL_BY_LAST.setdefault(_form[-1], []).append(_form)
 _LEADING_FORMS = {"sarl", "sa", "sas", "bv", "nv"}
+# every start (two letters or more) of a legal-form word: a name ending otherwise was not cut in one
+_LEGAL_PREFIXES = {tok[:i] for form in LEGAL_FORMS for tok in form for i in range(2, len(tok) + 1)}
+_FORMS_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+_FORMS_BY_FIRST_PREFIX: dict[str, list[tuple[str, ...]]] = {}
+for _form in LEGAL_FORMS:
+    _FORMS_BY_FIRST.setdefault(_form[0], []).append(_form)
+    for _i in range(2, len(_form[0]) + 1):
+        _FORMS_BY_FIRST_PREFIX.setdefault(_form[0][:_i], []).append(_form)
 
 
 def _strip_legal(tokens: list[str]) -> list[str]:
@@ -233,10 +224,13 @@ def strip_cut_legal_form(name: str | None) -> str:
     'northwind traders'
     """
     tokens = full_name(name).split()
-    for form in LEGAL_FORMS:
-        for k in range(min(len(form), len(tokens) - 1), 0, -1):
-            tail = tokens[-k:]
-            if tuple(tail[:-1]) == form[: k - 1] and form[k - 1].startswith(tail[-1]) and len(tail[-1]) >= 2:
+    if not tokens or tokens[-1] not in _LEGAL_PREFIXES:
+        return core_name(name)
+    for k in range(min(4, len(tokens) - 1), 0, -1):
+        tail = tokens[-k:]
+        forms = _FORMS_BY_FIRST.get(tail[0], ()) if k > 1 else _FORMS_BY_FIRST_PREFIX.get(tail[0], ())
+        for form in forms:
+            if len(form) >= k and tuple(tail[:-1]) == form[: k - 1] and form[k - 1].startswith(tail[-1]):
                 return core_name(" ".join(tokens[:-k]))
     return core_name(name)
 
@@ -259,3 +253,41 @@ def is_truncation(bank_name: str | None, customer_name: str | None, min_length: 
     if len(bank) < min_length or len(bank) >= len(customer):
         return False
     return customer.startswith(bank)
+
+
+# --- the same over a column -----------------------------------------------------------------------
+
+def _alternation(items: list[str]) -> str:
+    return "|".join(re.escape(x) for x in sorted(items, key=len, reverse=True))
+
+
+_TRAILING = r"(?:\s(?:" + _alternation([" ".join(f) for f in LEGAL_FORMS] + sorted(_FILLER)) + r"))+$"
+_LEADING = r"^(?:(?:" + _alternation(sorted(_LEADING_FORMS | _FILLER)) + r")\s)+"
+_INSIDE = r" (?:" + _alternation(sorted(_FILLER - _FILLER_KEEP_INSIDE)) + r") "
+_CJK_FORMS = r"^(.+?)\s*(?:" + "|".join(CJK_LEGAL_FORMS) + r")$"
+
+
+def name_frame(names: pl.Series) -> pl.DataFrame:
+    """``raw``, ``full`` and ``core`` of every name, computed over the whole column with polars;
+    the same forms as :func:`full_name` and :func:`core_name` (the tests compare them)."""
+    raw = names.alias("raw")
+    full = (
+        raw.str.normalize("NFKC").str.to_lowercase().str.replace_all("ß", "ss", literal=True)
+        .str.replace_all("['’.]", "")
+        .str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+        .str.replace_all(r"[^\w\s]|_", " ")
+        .str.replace_all("ae", "a", literal=True).str.replace_all("oe", "o", literal=True)
+        .str.replace_all("ue", "u", literal=True)
+        .str.replace_all(r"\s+", " ").str.strip_chars()
+        .fill_null("")
+        .alias("full")
+    )
+    df = pl.DataFrame([raw, full])
+    core = (
+        pl.col("full").str.replace(_CJK_FORMS, "${1}")
+        .str.replace(_TRAILING, "").str.replace(_LEADING, "")
+        .str.replace_all(_INSIDE, " ").str.replace_all(_INSIDE, " ")
+    )
+    return df.with_columns(
+        pl.when(core.str.len_bytes() > 0).then(core).otherwise(pl.col("full")).alias("core")
+    )

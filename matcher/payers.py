@@ -30,10 +30,11 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from matcher.decision import Payer
-from matcher.names import core_name, full_name, name_tokens, strip_cut_legal_form
+from matcher.names import core_name, full_name, name_frame, name_tokens, strip_cut_legal_form
 from matcher.settings import MatchSettings
 
-_PREFIX = 10
+_PREFIX = 16
+_MAX_SCORED = 40
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -52,11 +53,11 @@ class NameIndex:
         self.full: dict[str, set[str]] = defaultdict(set)
         self.prefix: dict[str, list[tuple[str, str]]] = defaultdict(list)  # full[:10] -> [(full, customer)]
         entries: list[tuple[str, str]] = []  # (core, customer)
-        for customer, raw, by in rows:
-            core = core_name(raw)
+        rows = list(rows)
+        forms = name_frame(pl.Series([r[1] for r in rows], dtype=pl.String))
+        for (customer, _raw, by), full, core in zip(rows, forms["full"].to_list(), forms["core"].to_list(), strict=True):
             if not core:
                 continue
-            full = full_name(raw)
             prev = self.core[core].get(customer)
             if prev is None or by == "name":
                 self.core[core][customer] = by
@@ -71,12 +72,13 @@ class NameIndex:
         limit = settings.block_max_customers
         self.blocks = {k: v for k, v in blocks.items() if len(v) <= limit}
 
-    def identify(self, raw: str | None) -> Payer | None:
-        """The customer(s) this name belongs to, or None."""
+    def identify(self, raw: str | None, full: str | None = None, core: str | None = None) -> Payer | None:
+        """The customer(s) this name belongs to, or None (``full``/``core``: the name's forms, if known)."""
         if not raw or not raw.strip():
             return None
         s = self.settings
-        core = core_name(raw)
+        if core is None or full is None:
+            core, full = core_name(raw), full_name(raw)
         if not core:
             return None
         exact = self.core.get(core)
@@ -84,11 +86,10 @@ class NameIndex:
             customers = tuple(sorted(exact))
             if len(customers) == 1:
                 return Payer(customers, s.name_score, exact[customers[0]], raw)
-            narrowed = tuple(sorted(self.full.get(full_name(raw), set()) & set(customers)))
+            narrowed = tuple(sorted(self.full.get(full, set()) & set(customers)))
             if len(narrowed) == 1:
                 return Payer(narrowed, s.name_score, exact[narrowed[0]], raw)
             return Payer(customers, s.name_score * 0.85, "name", raw)
-        full = full_name(raw)
         if len(raw.strip()) >= s.truncated_min_length:
             hits = {c for f, c in self.prefix.get(full[:_PREFIX], ()) if len(f) > len(full) and f.startswith(full)}
             if not hits:
@@ -101,12 +102,14 @@ class NameIndex:
 
     def _fuzzy(self, core: str, raw: str) -> Payer | None:
         s = self.settings
-        cands: set[int] = set()
+        shared: dict[int, int] = {}
         for key in _block_keys(core):
-            cands.update(self.blocks.get(key, ()))
-        if not cands:
+            for pos in self.blocks.get(key, ()):
+                shared[pos] = shared.get(pos, 0) + 1
+        if not shared:
             return None
-        positions = list(cands)
+        # the names that share the most block keys are scored; a name sharing one rare key of many is not
+        positions = sorted(shared, key=shared.__getitem__, reverse=True)[:_MAX_SCORED]
         choices = [self.entries[p][0] for p in positions]
         scored = process.extract(core, choices, scorer=fuzz.token_sort_ratio, limit=8, score_cutoff=60)
         best: dict[str, float] = {}
@@ -125,14 +128,22 @@ class NameIndex:
 
 
 def _block_keys(core: str) -> set[str]:
+    """Rare-token blocking keys of a core name: its words, neighbouring word pairs (far rarer than
+    words), and the first and last four letters of long words (so one typo keeps a key)."""
     keys: set[str] = set()
-    for tok in name_tokens(core):
+    toks = name_tokens(core)
+    prev = None
+    for tok in toks:
         if len(tok) < 3 and not ("\u3400" <= tok[:1] <= "\u9fff"):
+            prev = None
             continue
         keys.add(tok)
+        if prev is not None:
+            keys.add(prev + "+" + tok)
         if len(tok) >= 6:
             keys.add("<" + tok[:4])
             keys.add(">" + tok[-4:])
+        prev = tok
     return keys
 
 
@@ -168,14 +179,14 @@ def identify_payers(
         out[txn] = Payer(tuple(customers), s.account_score, "account" if master else "learned-account", name)
 
     rest = txns.filter(~pl.col("txn").is_in(by_account["txn"].implode()))
-    cache: dict[str, Payer | None] = {}
+    unique = pl.concat([rest["counterparty_name"], rest["ultimate_debtor"]]).drop_nulls().unique()
+    forms = name_frame(unique)
+    cache: dict[str, Payer | None] = {
+        raw: index.identify(raw, full, core) for raw, full, core in forms.select("raw", "full", "core").iter_rows()
+    }
 
     def lookup(raw: str | None) -> Payer | None:
-        if not raw:
-            return None
-        if raw not in cache:
-            cache[raw] = index.identify(raw)
-        return cache[raw]
+        return cache.get(raw) if raw else None
 
     for txn, name, debtor in rest.select("txn", "counterparty_name", "ultimate_debtor").iter_rows():
         payer = lookup(name) or lookup(debtor)

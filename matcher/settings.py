@@ -72,7 +72,7 @@ class MatchSettings:
     fuzzy_threshold: float = 0.88
     fuzzy_threshold_cjk: float = 0.83
     fuzzy_margin: float = 0.05
-    block_max_customers: int = 200
+    block_max_customers: int = 50
     four_eyes_limit_cents: int | None = 5000
     ignore_rules: tuple[IgnoreRule, ...] = ()
 

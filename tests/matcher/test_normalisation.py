@@ -165,3 +165,17 @@ def test_truncated_name_is_a_prefix() -> None:
 def test_cjk_names_block_on_character_pairs() -> None:
     assert name_tokens(core_name("北京华为技术有限公司")) == ["北京", "京华", "华为", "为技", "技术"]
     assert full_name("ＡＣＭＥ") == "acme"
+
+
+def test_name_frame_equals_reference() -> None:
+    import polars as pl
+
+    from fixtures.generator import generate
+    from matcher.names import name_frame
+
+    world = generate(3, customers=300, lines=600)
+    names = [c.name for c in world.customers] + [ln.name for ln in world.lines if ln.name]
+    names += ["G.m.b.H.", "the", "a and the b", "O'Neill & Söhne", "Ｆｕｌｌ　Ｗｉｄｔｈ Ltd", "ÉCOLE S.A.", "株式会社", ""]
+    frame = name_frame(pl.Series(names, dtype=pl.String))
+    for raw, full, core in frame.iter_rows():
+        assert (full, core) == (full_name(raw), core_name(raw)), raw
