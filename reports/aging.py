@@ -23,7 +23,17 @@ from sqlalchemy import Connection, Engine
 
 from reports import charts
 from reports.base import Chart, Column, Kpi, Report, Section, Table, fmt_money
-from reports.data import customers_frame, end_of_day, money, open_items_at, unapplied_at, zone
+from reports.data import (
+    AGING_BUCKETS,
+    Pending,
+    aging_groups,
+    customers_frame,
+    end_of_day,
+    money,
+    pending_allocation_ids,
+    unapplied_at,
+    zone,
+)
 from rules import Rules, load_rules
 
 BUCKETS: tuple[tuple[str, str, int | None, int | None], ...] = (
@@ -35,6 +45,8 @@ BUCKETS: tuple[tuple[str, str, int | None, int | None], ...] = (
     ("over_90", "Over 90", 91, None),
 )
 BUCKET_KEYS = [b[0] for b in BUCKETS]
+# the SQL that buckets the invoices (reports.data) must speak of the same buckets
+assert BUCKET_KEYS == [key for key, _ in AGING_BUCKETS] and [b[3] for b in BUCKETS] == [h for _, h in AGING_BUCKETS]
 
 
 def bucket_of(days_past_due: int) -> str:
@@ -49,28 +61,25 @@ def bucket_of(days_past_due: int) -> str:
     raise AssertionError(days_past_due)  # pragma: no cover - the buckets cover every integer
 
 
-def _bucket_expr() -> pl.Expr:
-    d = pl.col("days_past_due")
-    return (
-        pl.when(d <= 0).then(pl.lit("current"))
-        .when(d <= 30).then(pl.lit("d1_30"))
-        .when(d <= 60).then(pl.lit("d31_60"))
-        .when(d <= 90).then(pl.lit("d61_90"))
-        .otherwise(pl.lit("over_90"))
-    )
+def aging_figures(
+    conn: Connection, day: date, at: datetime, *, pending: Pending | None = None, unapplied: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """The aging as of ``day`` with the data as it stood at ``at``: customers and totals per currency.
 
-
-def aging_figures(conn: Connection, day: date, at: datetime) -> dict[str, Any]:
-    """The aging as of ``day`` with the data as it stood at ``at``: customers and totals per currency."""
-    items = open_items_at(conn, day, at).with_columns(_bucket_expr().alias("bucket"))
-    unapplied = unapplied_at(conn, at)
+    ``pending`` and ``unapplied`` (as :func:`reports.data.unapplied_at` returns it) when the caller has them.
+    """
+    if pending is None:
+        pending = pending_allocation_ids(conn)
+    groups = aging_groups(conn, day, at, pending)
+    if unapplied is None:
+        unapplied = unapplied_at(conn, at, pending)
     per = (
-        items.group_by("customer_id", "currency")
+        groups.group_by("customer_id", "currency")
         .agg(
-            *[pl.col("open_at_c").filter(pl.col("bucket") == k).sum().alias(k) for k in BUCKET_KEYS],
-            pl.col("open_at_c").sum().alias("total"),
-            pl.len().alias("invoices"),
-            pl.col("days_past_due").max().alias("oldest_days_past_due"),
+            *[pl.col("open_c").filter(pl.col("bucket") == k).sum().alias(k) for k in BUCKET_KEYS],
+            pl.col("open_c").sum().alias("total"),
+            pl.col("n").sum().alias("invoices"),
+            pl.col("oldest_due").min(),
         )
         .join(
             unapplied.select("customer_id", "currency", pl.col("unapplied_c").alias("unapplied")),
@@ -81,10 +90,10 @@ def aging_figures(conn: Connection, day: date, at: datetime) -> dict[str, Any]:
         .with_columns(pl.col(*BUCKET_KEYS, "total", "unapplied", "invoices").fill_null(0))
     )
     ids = per["customer_id"].unique().to_list()
-    names = customers_frame(conn, ids).select("customer_id", "name") if ids else pl.DataFrame(
-        schema={"customer_id": pl.Utf8, "name": pl.Utf8}
+    names = customers_frame(conn, ids).select("customer_id", "name")
+    per = per.join(names, on="customer_id", how="left").sort(
+        "currency", "total", "customer_id", descending=[False, True, False]
     )
-    per = per.join(names, on="customer_id", how="left").sort("currency", "total", "customer_id", descending=[False, True, False])
     customers = []
     for r in per.iter_rows(named=True):
         row: dict[str, Any] = {
@@ -98,7 +107,7 @@ def aging_figures(conn: Connection, day: date, at: datetime) -> dict[str, Any]:
         row["total"] = money(r["total"])
         row["unapplied"] = money(r["unapplied"])
         row["net"] = money(r["total"] - r["unapplied"])
-        row["oldest_days_past_due"] = r["oldest_days_past_due"]
+        row["oldest_days_past_due"] = None if r["oldest_due"] is None else (day - r["oldest_due"]).days
         customers.append(row)
     totals = []
     for cur in sorted({c["currency"] for c in customers if c["currency"] is not None}):

@@ -34,11 +34,13 @@ from ledger.models import Allocation, BankTransaction
 from reports import charts
 from reports.base import Chart, Column, Kpi, Report, Section, Table, fmt_money, pct
 from reports.data import (
+    Pending,
     allocation_active_at,
     customers_frame,
     end_of_day,
     invoice_settlements,
     money,
+    pending_allocation_ids,
     unapplied_at,
     zone,
 )
@@ -53,12 +55,12 @@ def _mean(total: int, n: int) -> Decimal | None:
     return (Decimal(total) / Decimal(n)).quantize(ONE, rounding=ROUND_HALF_UP)
 
 
-def _paid_dates(conn: Connection, at: datetime) -> pl.DataFrame:
+def _paid_dates(conn: Connection, at: datetime, pending: Pending) -> pl.DataFrame:
     """Per invoice: the booking date of the last payment applied to it (active at ``at``)."""
     rows = conn.execute(
         select(Allocation.invoice_id, func.max(BankTransaction.booking_date))
         .join(BankTransaction, BankTransaction.id == Allocation.transaction_id)
-        .where(allocation_active_at(at), Allocation.amount > 0)
+        .where(allocation_active_at(at, pending), Allocation.amount > 0)
         .group_by(Allocation.invoice_id)
     )
     return pl.DataFrame([tuple(r) for r in rows], schema={"invoice_id": pl.Utf8, "paid_date": pl.Date}, orient="row")
@@ -81,9 +83,10 @@ def behaviour(
     lookback = int(rules.get("reports.behaviour_lookback_days", 365) or 365)
     at = end_of_day(as_of, tz)
     with engine.connect() as conn:
-        inv = invoice_settlements(conn, {"at": at}, issued_by=as_of)
-        paid = _paid_dates(conn, at)
-        unapplied = unapplied_at(conn, at)
+        pending = pending_allocation_ids(conn)
+        inv = invoice_settlements(conn, {"at": at}, pending=pending, issued_by=as_of)
+        paid = _paid_dates(conn, at, pending)
+        unapplied = unapplied_at(conn, at, pending)
         customers = customers_frame(conn)
 
     inv = inv.join(paid, on="invoice_id", how="left")

@@ -40,11 +40,14 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Select,
+    String,
+    Subquery,
     and_,
     case,
     cast,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -140,27 +143,36 @@ def _frame(rows: Any, schema: dict[str, Any]) -> pl.DataFrame:
 # --- allocations, unapplied cash, queue, state at T --------------------------------------------------
 
 
-def _pending_allocation_ids() -> Select[Any]:
-    # A reversed allocation that had been pending looks like a reversed posted one; the audit
-    # trail's ``post-pending`` entry tells them apart.
-    return select(cast(AuditEntry.entity_id, BigInteger)).where(
-        AuditEntry.entity == "allocation", AuditEntry.action == "post-pending"
+Pending = tuple[int, ...]
+
+
+def pending_allocation_ids(conn: Connection) -> Pending:
+    """Ids of the allocations that were ever stored pending four-eyes approval.
+
+    A reversed allocation that had been pending (and never approved) looks
+    like a reversed posted one; the audit trail's ``post-pending`` entry tells
+    them apart.  Read once per report: such allocations are few.
+    """
+    rows = conn.execute(
+        select(AuditEntry.entity_id).where(AuditEntry.entity == "allocation", AuditEntry.action == "post-pending")
     )
+    return tuple(sorted({int(r[0]) for r in rows if r[0] and str(r[0]).isdigit()}))
 
 
-def allocation_posted_at() -> ColumnElement[Any]:
+def allocation_posted_at(pending: Pending) -> ColumnElement[Any]:
     """SQL: when an allocation started to close its invoice (NULL: never)."""
-    return case(
+    whens: list[Any] = [
         (Allocation.approved_at.is_not(None), Allocation.approved_at),
         (Allocation.status == "pending_approval", null()),
-        (Allocation.id.in_(_pending_allocation_ids()), null()),
-        else_=Allocation.decided_at,
-    )
+    ]
+    if pending:
+        whens.append((Allocation.id.in_(pending), null()))
+    return case(*whens, else_=Allocation.decided_at)
 
 
-def allocation_active_at(at: datetime) -> ColumnElement[bool]:
+def allocation_active_at(at: datetime, pending: Pending) -> ColumnElement[bool]:
     """SQL: the allocation closed its invoice at ``at``."""
-    posted_at = allocation_posted_at()
+    posted_at = allocation_posted_at(pending)
     return and_(
         posted_at.is_not(None),
         posted_at <= at,
@@ -180,109 +192,22 @@ def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> Column
     return func.coalesce(func.sum(case((condition, value), else_=literal(0))), literal(0))
 
 
-def transactions_frame(conn: Connection, txn_filter: Select[Any]) -> pl.DataFrame:
-    """Transactions whose id is in ``txn_filter``: id, account, booking date, cents, currency, status."""
-    rows = conn.execute(
-        select(
-            BankTransaction.id,
-            BankTransaction.account_id,
-            BankTransaction.booking_date,
-            cents_of(BankTransaction.amount),
-            BankTransaction.currency,
-            BankTransaction.status,
-            BankTransaction.customer_id,
-        ).where(BankTransaction.id.in_(txn_filter))
-    )
-    return _frame(
-        rows,
-        {
-            "id": pl.Int64,
-            "account_id": pl.Int64,
-            "booking_date": pl.Date,
-            "amount_c": pl.Int64,
-            "currency": pl.Utf8,
-            "status": pl.Utf8,
-            "customer_id": pl.Utf8,
-        },
-    )
+def _text(value: str) -> ColumnElement[str]:
+    # a string constant inlined in the SQL: a bound parameter inside CASE would make PostgreSQL see
+    # the same expression twice as two different ones
+    return literal_column("'" + value.replace("'", "''") + "'", String)
 
 
-def allocations_by_transaction(conn: Connection, at: datetime, txn_filter: Select[Any]) -> pl.DataFrame:
-    """Per transaction: cash posted automatically / by a person and active at ``at``, and how many lines."""
-    active = allocation_active_at(at)
-    auto = and_(active, Allocation.automatic.is_(True))
-    manual = and_(active, Allocation.automatic.is_(False))
-    rows = conn.execute(
-        select(
-            Allocation.transaction_id,
-            _sum_if(auto, cents_of(Allocation.amount)),
-            _sum_if(manual, cents_of(Allocation.amount)),
-            _sum_if(auto, literal(1)),
-            _sum_if(manual, literal(1)),
-        )
-        .where(Allocation.transaction_id.in_(txn_filter))
-        .group_by(Allocation.transaction_id)
-    )
-    return _frame(
-        rows, {"id": pl.Int64, "auto_c": pl.Int64, "manual_c": pl.Int64, "auto_n": pl.Int64, "manual_n": pl.Int64}
-    )
+def _zero() -> ColumnElement[int]:
+    return literal_column("0", BigInteger)
 
 
-def unapplied_by_transaction(conn: Connection, at: datetime, txn_filter: Select[Any]) -> pl.DataFrame:
-    """Per (transaction, customer): unapplied cash that existed at ``at``."""
-    rows = conn.execute(
-        select(UnappliedCash.transaction_id, UnappliedCash.customer_id, func.sum(cents_of(UnappliedCash.amount)))
-        .where(UnappliedCash.transaction_id.in_(txn_filter), unapplied_active_at(at))
-        .group_by(UnappliedCash.transaction_id, UnappliedCash.customer_id)
-    )
-    return _frame(rows, {"id": pl.Int64, "unapplied_customer_id": pl.Utf8, "unapplied_c": pl.Int64})
+def _least(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((a < b, a), else_=b)
 
 
-def open_queue_at(conn: Connection, at: datetime, txn_filter: Select[Any] | None = None) -> pl.DataFrame:
-    """Queue items open at ``at``, with their transaction's amount and booking date.
-
-    The reason is the item's current one (``enqueue`` updates it in place; the
-    audit trail keeps the history).
-    """
-    stmt = (
-        select(
-            QueueItem.id,
-            QueueItem.transaction_id,
-            QueueItem.reason,
-            QueueItem.created_at,
-            func.coalesce(QueueItem.customer_id, BankTransaction.customer_id),
-            cents_of(BankTransaction.amount),
-            BankTransaction.currency,
-            BankTransaction.booking_date,
-            BankTransaction.account_id,
-        )
-        .join(BankTransaction, BankTransaction.id == QueueItem.transaction_id)
-        .where(
-            QueueItem.created_at <= at,
-            or_(QueueItem.resolved_at.is_(None), QueueItem.resolved_at > at),
-            # a resolved item with no time of resolution cannot be placed: treat it as closed
-            or_(QueueItem.status == "open", QueueItem.resolved_at.is_not(None)),
-        )
-    )
-    if txn_filter is not None:
-        stmt = stmt.where(QueueItem.transaction_id.in_(txn_filter))
-    rows = [
-        (r[0], r[1], r[2], _utc(r[3]), r[4], r[5], r[6], r[7], r[8]) for r in conn.execute(stmt)
-    ]
-    return _frame(
-        rows,
-        {
-            "queue_id": pl.Int64,
-            "id": pl.Int64,
-            "reason": pl.Utf8,
-            "created_at": pl.Datetime("us", "UTC"),
-            "customer_id": pl.Utf8,
-            "amount_c": pl.Int64,
-            "currency": pl.Utf8,
-            "booking_date": pl.Date,
-            "account_id": pl.Int64,
-        },
-    )
+def _positive(a: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((a > 0, a), else_=_zero())
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -292,41 +217,104 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# --- per transaction, as SQL subqueries -------------------------------------------------------------
+
+
+def allocations_by_transaction(at: datetime, txn_filter: Select[Any], pending: Pending) -> Subquery:
+    """SQL: per transaction, cash posted automatically / by a person and active at ``at``, and how many lines."""
+    active = allocation_active_at(at, pending)
+    auto = and_(active, Allocation.automatic.is_(True))
+    manual = and_(active, Allocation.automatic.is_(False))
+    return (
+        select(
+            Allocation.transaction_id.label("transaction_id"),
+            _sum_if(auto, cents_of(Allocation.amount)).label("auto_c"),
+            _sum_if(manual, cents_of(Allocation.amount)).label("manual_c"),
+            _sum_if(auto, literal(1)).label("auto_n"),
+            _sum_if(manual, literal(1)).label("manual_n"),
+        )
+        .where(Allocation.transaction_id.in_(txn_filter))
+        .group_by(Allocation.transaction_id)
+        .subquery("alloc")
+    )
+
+
+def unapplied_by_transaction(at: datetime, txn_filter: Select[Any]) -> Subquery:
+    """SQL: per transaction, the unapplied cash that existed at ``at``."""
+    return (
+        select(
+            UnappliedCash.transaction_id.label("transaction_id"),
+            func.sum(cents_of(UnappliedCash.amount)).label("unapplied_c"),
+        )
+        .where(UnappliedCash.transaction_id.in_(txn_filter), unapplied_active_at(at))
+        .group_by(UnappliedCash.transaction_id)
+        .subquery("unapplied")
+    )
+
+
+def queue_open_at(at: datetime) -> ColumnElement[bool]:
+    """SQL: the queue item was open at ``at``.
+
+    A resolved item with no time of resolution cannot be placed in time: it counts as closed.
+    """
+    return and_(
+        QueueItem.created_at <= at,
+        or_(QueueItem.resolved_at.is_(None), QueueItem.resolved_at > at),
+        or_(QueueItem.status == "open", QueueItem.resolved_at.is_not(None)),
+    )
+
+
+def queued_transactions(at: datetime, txn_filter: Select[Any]) -> Subquery:
+    """SQL: the transactions with a queue item open at ``at``."""
+    return (
+        select(QueueItem.transaction_id.label("transaction_id"))
+        .where(QueueItem.transaction_id.in_(txn_filter), queue_open_at(at))
+        .distinct()
+        .subquery("queued")
+    )
+
+
 # Audit entries that record a transaction's state in ``after`` (see ledger/posting.py).
 _STATE_ENTITIES = ("transaction", "queue_item")
 
 
-def state_at(conn: Connection, at: datetime, txn_filter: Select[Any]) -> pl.DataFrame:
-    """Per transaction: the status (and ignore reason) recorded by the last decision at or before ``at``.
+def _state_status() -> ColumnElement[str]:
+    return AuditEntry.after["status"].as_string()
 
-    ``has_trail`` is false for a transaction no decision was ever recorded for.
+
+def _state_entries(txn_filter: Select[Any]) -> list[ColumnElement[bool]]:
+    return [
+        AuditEntry.transaction_id.in_(txn_filter),
+        AuditEntry.entity.in_(_STATE_ENTITIES),
+        _state_status().is_not(None),
+    ]
+
+
+def state_at(at: datetime, txn_filter: Select[Any]) -> Subquery:
+    """SQL: per transaction some decision was ever recorded for, the status and ignore reason recorded
+    by the last decision at or before ``at`` (NULL when none was by then).
+
+    The audit trail is append-only, so its ids follow the order decisions were recorded in.
     """
-    status = AuditEntry.after["status"].as_string()
-    reason = AuditEntry.after["ignore_reason"].as_string()
-    rows = conn.execute(
-        select(
-            AuditEntry.transaction_id,
-            AuditEntry.id,
-            case((AuditEntry.at <= at, literal(1)), else_=literal(0)),
-            status,
-            reason,
-        ).where(
-            AuditEntry.transaction_id.in_(txn_filter),
-            AuditEntry.entity.in_(_STATE_ENTITIES),
-            status.is_not(None),
-        )
-    )
-    df = _frame(
-        rows, {"id": pl.Int64, "audit_id": pl.Int64, "by_then": pl.Int64, "state": pl.Utf8, "state_reason": pl.Utf8}
-    )
-    trail = df.group_by("id").agg(pl.lit(True).alias("has_trail"))
     last = (
-        df.filter(pl.col("by_then") == 1)
-        .sort("audit_id")
-        .group_by("id")
-        .agg(pl.col("state").last(), pl.col("state_reason").last())
+        select(
+            AuditEntry.transaction_id.label("transaction_id"),
+            func.max(case((AuditEntry.at <= at, AuditEntry.id), else_=null())).label("last_id"),
+        )
+        .where(*_state_entries(txn_filter))
+        .group_by(AuditEntry.transaction_id)
+        .subquery("last_decision")
     )
-    return trail.join(last, on="id", how="left")
+    return (
+        select(
+            last.c.transaction_id,
+            _state_status().label("state"),
+            AuditEntry.after["ignore_reason"].as_string().label("state_reason"),
+        )
+        .select_from(last)
+        .outerjoin(AuditEntry, AuditEntry.id == last.c.last_id)
+        .subquery("state")
+    )
 
 
 # --- the classification of a period's movements -------------------------------------------------------
@@ -342,6 +330,132 @@ MOVEMENT_CLASSES: tuple[tuple[str, str], ...] = (
 )
 
 
+def classified_transactions(txn_filter: Select[Any], at: datetime, pending: Pending) -> Subquery:
+    """SQL: each transaction of ``txn_filter`` with its amount split into classes as they stood at ``at``.
+
+    Columns: id, account_id, currency, booking_date, amount_c, auto_c,
+    manual_c, unapplied_c, rest_c (the part no posting accounts for),
+    rest_class (where that rest sits: ``queue``, ``set_aside``,
+    ``unclassified``; ``debit`` for a debit; NULL when nothing rests),
+    primary_class (the one class a count uses), ignore_reason (for a set-aside
+    rest).  For every row ``auto_c + manual_c + unapplied_c + rest_c ==
+    amount_c``, so the classes always add up to the movements.
+
+    A credit's rest is ``set_aside`` when the last decision by ``at`` set the
+    transaction aside (with no decision ever recorded: when it was imported
+    as ignored), ``queue`` when a queue item was open at ``at``, else
+    ``unclassified``.  Unapplied cash is capped at what the allocations leave
+    over, so cash later applied is never counted twice.  By count a credit is
+    ``manual`` when a person posted any of it, ``auto`` when only automatic
+    postings did, ``unapplied`` when it all went on account, else the class
+    of its rest.
+    """
+    t = BankTransaction
+    alloc = allocations_by_transaction(at, txn_filter, pending)
+    unap = unapplied_by_transaction(at, txn_filter)
+    queued = queued_transactions(at, txn_filter)
+    state = state_at(at, txn_filter)
+    ignored = or_(
+        state.c.state == _text("ignored"),
+        and_(state.c.transaction_id.is_(None), t.status == _text("ignored")),
+    )
+    base = (
+        select(
+            t.id.label("id"),
+            t.account_id.label("account_id"),
+            t.currency.label("currency"),
+            t.booking_date.label("booking_date"),
+            cents_of(t.amount).label("amount_c"),
+            func.coalesce(alloc.c.auto_c, _zero()).label("auto_c"),
+            func.coalesce(alloc.c.manual_c, _zero()).label("manual_c"),
+            func.coalesce(alloc.c.auto_n, _zero()).label("auto_n"),
+            func.coalesce(alloc.c.manual_n, _zero()).label("manual_n"),
+            func.coalesce(unap.c.unapplied_c, _zero()).label("unapplied_raw"),
+            case((queued.c.transaction_id.is_not(None), literal_column("1")), else_=_zero()).label("queued"),
+            case((ignored, literal_column("1")), else_=_zero()).label("ignored"),
+            case((state.c.transaction_id.is_not(None), state.c.state_reason), else_=t.ignore_reason).label("reason"),
+        )
+        .select_from(t)
+        .outerjoin(alloc, alloc.c.transaction_id == t.id)
+        .outerjoin(unap, unap.c.transaction_id == t.id)
+        .outerjoin(queued, queued.c.transaction_id == t.id)
+        .outerjoin(state, state.c.transaction_id == t.id)
+        .where(t.id.in_(txn_filter))
+        .cte("base")
+        .prefix_with("MATERIALIZED")
+    )
+    # Each level is materialized: inlined, every reference to a computed column would repeat its
+    # whole CASE expression, and the classification refers to the split several times.
+    b = base.c
+    allocated = b.auto_c + b.manual_c
+    unapplied = case((b.amount_c <= 0, _zero()), else_=_least(b.unapplied_raw, _positive(b.amount_c - allocated)))
+    split = select(
+        b.id, b.account_id, b.currency, b.booking_date, b.amount_c, b.auto_c, b.manual_c, b.auto_n, b.manual_n,
+        b.queued, b.ignored, b.reason, unapplied.label("unapplied_c"),
+    ).cte("split").prefix_with("MATERIALIZED")
+    sp = split.c
+    rest = case((sp.amount_c > 0, sp.amount_c - sp.auto_c - sp.manual_c - sp.unapplied_c), else_=sp.amount_c)
+    rested = select(split, rest.label("rest_c")).cte("rested").prefix_with("MATERIALIZED")
+    r = rested.c
+    rest_class = case(
+        (r.amount_c <= 0, _text("debit")),
+        (r.rest_c == 0, null()),
+        (r.ignored == 1, _text("set_aside")),
+        (r.queued == 1, _text("queue")),
+        else_=_text("unclassified"),
+    )
+    primary = case(
+        (r.amount_c <= 0, _text("debit")),
+        (r.rest_c != 0, rest_class),
+        (r.manual_n > 0, _text("manual")),
+        (r.auto_n > 0, _text("auto")),
+        else_=_text("unapplied"),
+    )
+    return select(
+        r.id, r.account_id, r.currency, r.booking_date, r.amount_c, r.auto_c, r.manual_c, r.unapplied_c, r.rest_c,
+        rest_class.label("rest_class"), primary.label("primary_class"),
+        case((and_(r.amount_c > 0, r.rest_c != 0, r.ignored == 1), r.reason), else_=null()).label("ignore_reason"),
+    ).subquery("classified")
+
+
+def movement_groups(conn: Connection, txn_filter: Select[Any], at: datetime, pending: Pending) -> pl.DataFrame:
+    """The classified movements summed in SQL per account, currency, booking day and class.
+
+    Columns: account_id, currency, booking_date, primary_class, rest_class,
+    ignore_reason, n (transactions), amount_c, auto_c, manual_c, unapplied_c, rest_c.
+    """
+    c = classified_transactions(txn_filter, at, pending).c
+    keys = (c.account_id, c.currency, c.booking_date, c.primary_class, c.rest_class, c.ignore_reason)
+    rows = conn.execute(
+        select(
+            *keys,
+            func.count().label("n"),
+            func.sum(c.amount_c),
+            func.sum(c.auto_c),
+            func.sum(c.manual_c),
+            func.sum(c.unapplied_c),
+            func.sum(c.rest_c),
+        ).group_by(*keys)
+    )
+    return _frame(
+        rows,
+        {
+            "account_id": pl.Int64,
+            "currency": pl.Utf8,
+            "booking_date": pl.Date,
+            "primary_class": pl.Utf8,
+            "rest_class": pl.Utf8,
+            "ignore_reason": pl.Utf8,
+            "n": pl.Int64,
+            "amount_c": pl.Int64,
+            "auto_c": pl.Int64,
+            "manual_c": pl.Int64,
+            "unapplied_c": pl.Int64,
+            "rest_c": pl.Int64,
+        },
+    )
+
+
 def window_filter(start: date, end: date, account_ids: list[int] | None = None) -> Select[Any]:
     """SQL: ids of transactions booked from ``start`` to ``end`` (on the given accounts)."""
     stmt = select(BankTransaction.id).where(BankTransaction.booking_date >= start, BankTransaction.booking_date <= end)
@@ -350,116 +464,75 @@ def window_filter(start: date, end: date, account_ids: list[int] | None = None) 
     return stmt
 
 
-def classify_movements(conn: Connection, txn_filter: Select[Any], at: datetime) -> pl.DataFrame:
-    """Split each transaction's amount into the movement classes as they stood at ``at``.
+# --- the queue at a moment --------------------------------------------------------------------------------
 
-    Columns: id, account_id, booking_date, currency, amount_c, auto_c,
-    manual_c, unapplied_c, rest_c (the part no posting accounts for),
-    rest_class (where that rest sits: ``queue``, ``set_aside``,
-    ``unclassified``; ``debit`` for a debit), primary (the one class a count
-    uses), ignore_reason.  For every row
-    ``auto_c + manual_c + unapplied_c + rest_c == amount_c``, so the classes
-    always add up to the movements.
 
-    A credit's rest is ``set_aside`` when the last decision by ``at`` set the
-    transaction aside, ``queue`` when a queue item was open at ``at``, else
-    ``unclassified``.  By count a credit is ``manual`` when a person posted any
-    of it, ``auto`` when only automatic postings did, ``unapplied`` when it all
-    went on account, else the class of its rest.
+def queue_summary(conn: Connection, at: datetime, age_edges: list[int]) -> pl.DataFrame:
+    """The queue open at ``at`` summed in SQL per reason, currency and age bucket.
+
+    ``age_edges`` are the buckets' upper bounds in whole days since the item
+    was opened (bucket ``i`` holds ages up to ``age_edges[i]``, the last
+    bucket everything older).  Columns: reason, currency, bucket, n,
+    amount_c, oldest (when the oldest item was opened, UTC).
     """
-    txns = transactions_frame(conn, txn_filter)
-    allocs = allocations_by_transaction(conn, at, txn_filter)
-    unapplied = (
-        unapplied_by_transaction(conn, at, txn_filter).group_by("id").agg(pl.col("unapplied_c").sum())
+    bucket = case(
+        *[(QueueItem.created_at > at - timedelta(days=edge + 1), literal_column(str(i))) for i, edge in enumerate(age_edges)],
+        else_=literal_column(str(len(age_edges))),
     )
-    queued = open_queue_at(conn, at, txn_filter).select("id").unique().with_columns(pl.lit(True).alias("queued"))
-    states = state_at(conn, at, txn_filter)
-    df = (
-        txns.join(allocs, on="id", how="left")
-        .join(unapplied, on="id", how="left")
-        .join(queued, on="id", how="left")
-        .join(states, on="id", how="left")
-        .with_columns(
-            pl.col("auto_c", "manual_c", "auto_n", "manual_n", "unapplied_c").fill_null(0),
-            pl.col("queued", "has_trail").fill_null(False),
+    inner = (
+        select(
+            QueueItem.reason.label("reason"),
+            BankTransaction.currency.label("currency"),
+            bucket.label("bucket"),
+            cents_of(BankTransaction.amount).label("amount_c"),
+            QueueItem.created_at.label("created_at"),
+        )
+        .join(BankTransaction, BankTransaction.id == QueueItem.transaction_id)
+        .where(queue_open_at(at))
+        .subquery("open_queue")
+    )
+    q = inner.c
+    rows = conn.execute(
+        select(q.reason, q.currency, q.bucket, func.count(), func.sum(q.amount_c), func.min(q.created_at)).group_by(
+            q.reason, q.currency, q.bucket
         )
     )
-    credit = pl.col("amount_c") > 0
-    allocated = pl.col("auto_c") + pl.col("manual_c")
-    # Unapplied cash that allocations have since absorbed would count twice: cap it at what is left.
-    room = pl.max_horizontal(pl.col("amount_c") - allocated, pl.lit(0))
-    df = df.with_columns(
-        pl.when(credit).then(pl.min_horizontal(pl.col("unapplied_c"), room)).otherwise(0).alias("unapplied_c"),
-    ).with_columns(
-        pl.when(credit)
-        .then(pl.col("amount_c") - allocated - pl.col("unapplied_c"))
-        .otherwise(pl.col("amount_c"))
-        .alias("rest_c"),
+    return _frame(
+        [(r[0], r[1], int(r[2]), r[3], r[4], _utc(r[5])) for r in rows],
+        {
+            "reason": pl.Utf8,
+            "currency": pl.Utf8,
+            "bucket": pl.Int64,
+            "n": pl.Int64,
+            "amount_c": pl.Int64,
+            "oldest": pl.Datetime("us", "UTC"),
+        },
     )
-    ignored = (pl.col("state") == "ignored") | (~pl.col("has_trail") & (pl.col("status") == "ignored"))
-    df = df.with_columns(
-        pl.when(~credit)
-        .then(pl.lit("debit"))
-        .when(pl.col("rest_c") == 0)
-        .then(pl.lit(None, dtype=pl.Utf8))
-        .when(ignored)
-        .then(pl.lit("set_aside"))
-        .when(pl.col("queued"))
-        .then(pl.lit("queue"))
-        .otherwise(pl.lit("unclassified"))
-        .alias("rest_class"),
-        pl.when(pl.col("has_trail")).then(pl.col("state_reason")).otherwise(None).alias("ignore_reason"),
-    ).with_columns(
-        pl.when(pl.col("rest_class").is_not_null())
-        .then(pl.col("rest_class"))
-        .when(pl.col("manual_n") > 0)
-        .then(pl.lit("manual"))
-        .when(pl.col("auto_n") > 0)
-        .then(pl.lit("auto"))
-        .otherwise(pl.lit("unapplied"))
-        .alias("primary"),
-    )
-    return df.select(
-        "id", "account_id", "booking_date", "currency", "amount_c", "auto_c", "manual_c", "unapplied_c", "rest_c",
-        "rest_class", "primary", "ignore_reason", "status", "has_trail",
-    )
-
-
-def ignore_reasons(conn: Connection, ids: list[int]) -> dict[int, str | None]:
-    """Current ``ignore_reason`` of a few transactions (for those set aside without an audit trail)."""
-    if not ids:
-        return {}
-    out: dict[int, str | None] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        for tid, reason in conn.execute(
-            select(BankTransaction.id, BankTransaction.ignore_reason).where(BankTransaction.id.in_(chunk))
-        ):
-            out[int(tid)] = reason
-    return out
 
 
 # --- invoices at a moment ----------------------------------------------------------------------------
 
 
-def invoice_settlements(conn: Connection, at_times: dict[str, datetime], *, issued_by: date | None = None,
-                        flows: tuple[datetime, datetime] | None = None) -> pl.DataFrame:
-    """Per invoice (not cancelled; issued by ``issued_by``): amount, recon's open amount now, and what
-    recon's postings closed now and at each moment of ``at_times``.
+def invoice_settlements_query(
+    at_times: dict[str, datetime], *, pending: Pending, issued_by: date | None = None,
+    flows: tuple[datetime, datetime] | None = None,
+) -> Subquery:
+    """SQL: per invoice (not cancelled; issued by ``issued_by``): amount, recon's open amount now, and
+    what recon's postings closed now and at each moment of ``at_times``.
 
     Columns: invoice_id, customer_id, currency, issue_date, due_date,
-    amount_c, open_c, now_c, and ``settled_<name>_c`` per moment; ``open_<name>_c``
-    is the open amount at that moment.  With ``flows=(t0, t1)`` also the
+    amount_c, open_c, now_c, ``settled_<name>_c`` and ``open_<name>_c`` (the
+    open amount at that moment) per moment.  With ``flows=(t0, t1)`` also the
     postings in (t0, t1]: cash_in_c, adj_discount_c, adj_bank_charges_c,
     adj_write_off_c, reversed_c.
     """
     closes = cents_of(Allocation.amount) + cents_of(Allocation.adjustment_amount)
     cols: list[Any] = [Allocation.invoice_id, _sum_if(Allocation.status == "posted", closes).label("now_c")]
     for name, at in at_times.items():
-        cols.append(_sum_if(allocation_active_at(at), closes).label(f"settled_{name}_c"))
+        cols.append(_sum_if(allocation_active_at(at, pending), closes).label(f"settled_{name}_c"))
     if flows is not None:
         t0, t1 = flows
-        posted_at = allocation_posted_at()
+        posted_at = allocation_posted_at(pending)
         posted_in = and_(posted_at.is_not(None), posted_at > t0, posted_at <= t1)
         cols.append(_sum_if(posted_in, cents_of(Allocation.amount)).label("cash_in_c"))
         for reason in ("discount", "bank-charges", "write-off"):
@@ -472,86 +545,181 @@ def invoice_settlements(conn: Connection, at_times: dict[str, datetime], *, issu
             Allocation.reversed_at <= t1,
         )
         cols.append(_sum_if(reversed_in, closes).label("reversed_c"))
-    agg = select(*cols).group_by(Allocation.invoice_id).subquery()
+    agg = select(*cols).group_by(Allocation.invoice_id).subquery("settled")
+    value_cols = [c for c in agg.c if c.name != "invoice_id"]
     inv_filter = [Invoice.status != "cancelled"]
     if issued_by is not None:
         inv_filter.append(Invoice.issue_date <= issued_by)
-    value_cols = [c for c in agg.c if c.name != "invoice_id"]
-    rows = conn.execute(
+    now_c = func.coalesce(agg.c.now_c, _zero())
+    open_c = cents_of(Invoice.open_amount)
+    return (
         select(
-            Invoice.invoice_id,
-            Invoice.customer_id,
-            Invoice.currency,
-            Invoice.issue_date,
-            Invoice.due_date,
-            cents_of(Invoice.amount),
-            cents_of(Invoice.open_amount),
-            *[func.coalesce(c, literal(0)) for c in value_cols],
+            Invoice.invoice_id.label("invoice_id"),
+            Invoice.customer_id.label("customer_id"),
+            Invoice.currency.label("currency"),
+            Invoice.issue_date.label("issue_date"),
+            Invoice.due_date.label("due_date"),
+            cents_of(Invoice.amount).label("amount_c"),
+            open_c.label("open_c"),
+            *[func.coalesce(c, _zero()).label(c.name) for c in value_cols],
+            *[
+                (open_c + now_c - func.coalesce(agg.c[f"settled_{name}_c"], _zero())).label(f"open_{name}_c")
+                for name in at_times
+            ],
         )
         .outerjoin(agg, agg.c.invoice_id == Invoice.invoice_id)
         .where(*inv_filter)
-    )
-    schema: dict[str, Any] = {
-        "invoice_id": pl.Utf8,
-        "customer_id": pl.Utf8,
-        "currency": pl.Utf8,
-        "issue_date": pl.Date,
-        "due_date": pl.Date,
-        "amount_c": pl.Int64,
-        "open_c": pl.Int64,
-    }
-    for c in value_cols:
-        schema[c.name] = pl.Int64
-    df = _frame(rows, schema)
-    return df.with_columns(
-        [
-            (pl.col("open_c") + pl.col("now_c") - pl.col(f"settled_{name}_c")).alias(f"open_{name}_c")
-            for name in at_times
-        ]
+        .subquery("invoice_settlements")
     )
 
 
-def open_items_at(conn: Connection, day: date, at: datetime) -> pl.DataFrame:
+def invoice_settlements(
+    conn: Connection, at_times: dict[str, datetime], *, pending: Pending, issued_by: date | None = None,
+    flows: tuple[datetime, datetime] | None = None,
+) -> pl.DataFrame:
+    """:func:`invoice_settlements_query` read into polars, a row per invoice."""
+    q = invoice_settlements_query(at_times, pending=pending, issued_by=issued_by, flows=flows)
+    schema: dict[str, Any] = {}
+    for c in q.c:
+        if c.name in ("invoice_id", "customer_id", "currency"):
+            schema[c.name] = pl.Utf8
+        elif c.name in ("issue_date", "due_date"):
+            schema[c.name] = pl.Date
+        else:
+            schema[c.name] = pl.Int64
+    return _frame(conn.execute(select(q)), schema)
+
+
+def book_groups(conn: Connection, start: date, end: date, t0: datetime, t1: datetime, pending: Pending) -> pl.DataFrame:
+    """The receivables roll-forward inputs summed in SQL per currency and whether issued before ``start``.
+
+    Columns: currency, before (1: issued before the period), n, and the sums of
+    amount_c, open_c, now_c, settled_start_c, settled_end_c, open_start_c,
+    open_end_c, cash_in_c, adj_discount_c, adj_bank_charges_c,
+    adj_write_off_c, reversed_c (see :func:`invoice_settlements_query`).
+    """
+    q = invoice_settlements_query({"start": t0, "end": t1}, pending=pending, issued_by=end, flows=(t0, t1))
+    flagged = select(
+        q, case((q.c.issue_date < start, literal_column("1")), else_=_zero()).label("before")
+    ).subquery("flagged")
+    f = flagged.c
+    sums = (
+        "amount_c", "open_c", "now_c", "settled_start_c", "settled_end_c", "open_start_c", "open_end_c", "cash_in_c",
+        "adj_discount_c", "adj_bank_charges_c", "adj_write_off_c", "reversed_c",
+    )
+    rows = conn.execute(
+        select(f.currency, f.before, func.count(), *[func.sum(f[name]) for name in sums]).group_by(f.currency, f.before)
+    )
+    schema: dict[str, Any] = {"currency": pl.Utf8, "before": pl.Int64, "n": pl.Int64}
+    schema.update({name: pl.Int64 for name in sums})
+    return _frame(rows, schema)
+
+
+# Aging buckets by days past due: key and the highest number of days past due it holds (None: no limit).
+AGING_BUCKETS: tuple[tuple[str, int | None], ...] = (
+    ("current", 0), ("d1_30", 30), ("d31_60", 60), ("d61_90", 90), ("over_90", None),
+)
+
+
+def aging_groups(conn: Connection, day: date, at: datetime, pending: Pending) -> pl.DataFrame:
+    """Open invoices (issued by ``day``, open at ``at``) summed in SQL per customer, currency and bucket.
+
+    Columns: customer_id, currency, bucket (a key of :data:`AGING_BUCKETS`),
+    n, open_c, oldest_due (the earliest due date in the group).
+    """
+    q = invoice_settlements_query({"at": at}, pending=pending, issued_by=day)
+    # days past due = day - due_date; "at most k days" is "due on or after day - k"
+    bucket = case(
+        *[
+            (q.c.due_date >= day - timedelta(days=limit), _text(key))
+            for key, limit in AGING_BUCKETS
+            if limit is not None
+        ],
+        else_=_text(AGING_BUCKETS[-1][0]),
+    )
+    inner = (
+        select(q.c.customer_id, q.c.currency, q.c.due_date, q.c.open_at_c, bucket.label("bucket"))
+        .where(q.c.open_at_c != 0)
+        .subquery("aged")
+    )
+    a = inner.c
+    rows = conn.execute(
+        select(a.customer_id, a.currency, a.bucket, func.count(), func.sum(a.open_at_c), func.min(a.due_date)).group_by(
+            a.customer_id, a.currency, a.bucket
+        )
+    )
+    return _frame(
+        rows,
+        {
+            "customer_id": pl.Utf8,
+            "currency": pl.Utf8,
+            "bucket": pl.Utf8,
+            "n": pl.Int64,
+            "open_c": pl.Int64,
+            "oldest_due": pl.Date,
+        },
+    )
+
+
+def open_items_at(conn: Connection, day: date, at: datetime, pending: Pending) -> pl.DataFrame:
     """Invoices issued by ``day`` with something open at ``at``: invoice_id, customer_id, currency,
     issue_date, due_date, amount_c, open_at_c, days_past_due (as of ``day``)."""
-    df = invoice_settlements(conn, {"at": at}, issued_by=day)
-    return (
-        df.filter(pl.col("open_at_c") != 0)
-        .with_columns((pl.lit(day) - pl.col("due_date")).dt.total_days().cast(pl.Int64).alias("days_past_due"))
-        .select("invoice_id", "customer_id", "currency", "issue_date", "due_date", "amount_c",
-                pl.col("open_at_c"), "days_past_due")
+    q = invoice_settlements_query({"at": at}, pending=pending, issued_by=day)
+    rows = conn.execute(
+        select(
+            q.c.invoice_id, q.c.customer_id, q.c.currency, q.c.issue_date, q.c.due_date, q.c.amount_c, q.c.open_at_c
+        ).where(q.c.open_at_c != 0)
     )
+    df = _frame(
+        rows,
+        {
+            "invoice_id": pl.Utf8,
+            "customer_id": pl.Utf8,
+            "currency": pl.Utf8,
+            "issue_date": pl.Date,
+            "due_date": pl.Date,
+            "amount_c": pl.Int64,
+            "open_at_c": pl.Int64,
+        },
+    )
+    return df.with_columns((pl.lit(day) - pl.col("due_date")).dt.total_days().cast(pl.Int64).alias("days_past_due"))
 
 
-def unapplied_at(conn: Connection, at: datetime) -> pl.DataFrame:
-    """Unapplied cash per customer and currency that existed at ``at`` (capped at what the
-    transaction's allocations at ``at`` leave over): customer_id, currency, unapplied_c, payments."""
-    txn_filter = select(UnappliedCash.transaction_id).distinct()
-    per_txn = unapplied_by_transaction(conn, at, txn_filter)
-    if per_txn.is_empty():
-        return pl.DataFrame(
-            schema={"customer_id": pl.Utf8, "currency": pl.Utf8, "unapplied_c": pl.Int64, "payments": pl.UInt32}
+def unapplied_at(conn: Connection, at: datetime, pending: Pending) -> pl.DataFrame:
+    """Unapplied cash per customer and currency that existed at ``at`` (each payment's capped at what
+    its allocations at ``at`` leave over): customer_id, currency, unapplied_c, payments."""
+    txns = select(UnappliedCash.transaction_id)
+    per = (
+        select(
+            UnappliedCash.transaction_id.label("transaction_id"),
+            UnappliedCash.customer_id.label("customer_id"),
+            func.sum(cents_of(UnappliedCash.amount)).label("unapplied_c"),
         )
-    txns = transactions_frame(conn, txn_filter).select("id", "amount_c", "currency")
-    allocs = allocations_by_transaction(conn, at, txn_filter).select(
-        "id", (pl.col("auto_c") + pl.col("manual_c")).alias("alloc_c")
+        .where(unapplied_active_at(at))
+        .group_by(UnappliedCash.transaction_id, UnappliedCash.customer_id)
+        .subquery("per_payment")
     )
-    df = (
-        per_txn.join(txns, on="id", how="left")
-        .join(allocs, on="id", how="left")
-        .with_columns(pl.col("alloc_c").fill_null(0))
-        .with_columns(
-            pl.min_horizontal(
-                pl.col("unapplied_c"), pl.max_horizontal(pl.col("amount_c") - pl.col("alloc_c"), pl.lit(0))
-            ).alias("unapplied_c")
+    alloc = allocations_by_transaction(at, txns, pending)
+    room = _positive(cents_of(BankTransaction.amount) - func.coalesce(alloc.c.auto_c, _zero()) - func.coalesce(alloc.c.manual_c, _zero()))
+    capped = (
+        select(
+            per.c.customer_id.label("customer_id"),
+            BankTransaction.currency.label("currency"),
+            _least(per.c.unapplied_c, room).label("unapplied_c"),
         )
-        .filter(pl.col("unapplied_c") > 0)
+        .select_from(per)
+        .join(BankTransaction, BankTransaction.id == per.c.transaction_id)
+        .outerjoin(alloc, alloc.c.transaction_id == per.c.transaction_id)
+        .subquery("capped")
     )
-    return (
-        df.group_by(pl.col("unapplied_customer_id").alias("customer_id"), "currency")
-        .agg(pl.col("unapplied_c").sum(), pl.len().alias("payments"))
-        .sort("customer_id", "currency")
+    c = capped.c
+    rows = conn.execute(
+        select(c.customer_id, c.currency, func.sum(c.unapplied_c), func.count())
+        .where(c.unapplied_c > 0)
+        .group_by(c.customer_id, c.currency)
+        .order_by(c.customer_id, c.currency)
     )
+    return _frame(rows, {"customer_id": pl.Utf8, "currency": pl.Utf8, "unapplied_c": pl.Int64, "payments": pl.Int64})
 
 
 def customers_frame(conn: Connection, ids: list[str] | None = None) -> pl.DataFrame:

@@ -39,7 +39,7 @@ unapplied cash, and the aging at the period's end.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,14 +57,14 @@ from reports.data import (
     ReportError,
     StatementRow,
     bank_accounts,
+    book_groups,
     cents,
-    classify_movements,
     customers_frame,
     end_of_day,
-    ignore_reasons,
-    invoice_settlements,
     money,
-    open_queue_at,
+    movement_groups,
+    pending_allocation_ids,
+    queue_summary,
     statements_of,
     unapplied_at,
     zone,
@@ -273,26 +273,13 @@ def month_end(
             for aid in acc_ids
         ]
         txn_filter = select(BankTransaction.id).where(or_(*windows) if windows else BankTransaction.id < 0)
-        moves = classify_movements(conn, txn_filter, cutoff)
-        missing_reason = moves.filter(
-            (pl.col("rest_class") == "set_aside") & pl.col("ignore_reason").is_null()
-        )["id"].to_list()
-        if missing_reason:
-            found = ignore_reasons(conn, missing_reason)
-            moves = moves.with_columns(
-                pl.when(pl.col("ignore_reason").is_null() & (pl.col("rest_class") == "set_aside"))
-                .then(pl.col("id").replace_strict(found, default=None, return_dtype=pl.Utf8))
-                .otherwise(pl.col("ignore_reason"))
-                .alias("ignore_reason")
-            )
-        queue = open_queue_at(conn, cutoff)
-        unapplied = unapplied_at(conn, cutoff)
-        book = invoice_settlements(
-            conn, {"start": start_cutoff, "end": cutoff}, issued_by=period.end, flows=(start_cutoff, cutoff)
-        )
-        customer_ids = sorted(set(unapplied["customer_id"].to_list()) | set(queue["customer_id"].drop_nulls().to_list()))
-        customers = customers_frame(conn, customer_ids) if customer_ids else customers_frame(conn, [])
-        aging = aging_figures(conn, period.end, cutoff)
+        pending = pending_allocation_ids(conn)
+        moves = movement_groups(conn, txn_filter, cutoff, pending)
+        queue = queue_summary(conn, cutoff, buckets)
+        unapplied = unapplied_at(conn, cutoff, pending)
+        book = book_groups(conn, period.start, period.end, start_cutoff, cutoff, pending)
+        customers = customers_frame(conn, sorted(set(unapplied["customer_id"].to_list())))
+        aging = aging_figures(conn, period.end, cutoff, pending=pending, unapplied=unapplied)
 
     acc_results = []
     for aid, account, currency, name in accs:
@@ -312,7 +299,7 @@ def month_end(
         "totals": totals,
         "automation": _automation(moves),
         "automation_by_day": _automation_by_day(moves),
-        "book": _book_side(book, period.start),
+        "book": _book_side(book),
         "queue": _queue(queue, cutoff, buckets),
         "unapplied_cash": _unapplied(unapplied, customers),
         "aging": {"as_of": period.end, "totals": aging["totals"]},
@@ -340,7 +327,7 @@ def _moment(at: datetime, tz: Any) -> str:
 def _main_currency(m: pl.DataFrame) -> str | None:
     if m.is_empty():
         return None
-    top = m.group_by("currency").len().sort("len", descending=True)
+    top = m.group_by("currency").agg(pl.col("n").sum()).sort("n", descending=True)
     return top["currency"][0]
 
 
@@ -355,7 +342,7 @@ def _class_lines(m: pl.DataFrame) -> list[ReconLine]:
     rest = m.group_by("rest_class").agg(pl.col("rest_c").sum()).drop_nulls("rest_class")
     for key, value in rest.iter_rows():
         amounts[key] = int(value)
-    counts = dict(m.group_by("primary").len().iter_rows())
+    counts = dict(m.group_by("primary_class").agg(pl.col("n").sum()).iter_rows())
     for key in CLASS_KEYS:
         lines.append(ReconLine(key, CLASS_LABELS[key], int(counts.get(key, 0)), money(amounts.get(key, 0))))
     return lines
@@ -370,8 +357,8 @@ def _account_result(
     set_aside = (
         m.filter(pl.col("rest_class") == "set_aside")
         .group_by(pl.col("ignore_reason").fill_null("(no reason recorded)"))
-        .agg(pl.len().alias("count"), pl.col("rest_c").sum().alias("amount_c"))
-        .sort("amount_c", descending=True)
+        .agg(pl.col("n").sum().alias("count"), pl.col("rest_c").sum().alias("amount_c"))
+        .sort("amount_c", "ignore_reason", descending=[True, False])
     )
     window = bank.pop("window")
     return {
@@ -379,7 +366,7 @@ def _account_result(
         "name": name,
         "currency": currency,
         "window": {"from": window[0], "to": window[1]},
-        "transactions": m.height,
+        "transactions": int(m["n"].sum() or 0),
         "bank": bank,
         "reconciliation": rec,
         "set_aside_by_reason": [
@@ -413,15 +400,20 @@ def _totals(accs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _receipts(m: pl.DataFrame) -> pl.DataFrame:
+    # customer receipts: credits (a debit's class is "debit") not set aside as non-customer
+    return m.filter(~pl.col("primary_class").is_in(["debit", "set_aside"]))
+
+
 def _automation(m: pl.DataFrame) -> list[dict[str, Any]]:
     """Per currency: the share of customer receipts (credits not set aside) posted automatically."""
-    receipts = m.filter((pl.col("amount_c") > 0) & (pl.col("primary") != "set_aside"))
+    receipts = _receipts(m)
     out = []
     for cur in sorted(receipts["currency"].fill_null("").unique().to_list()):
         r = receipts.filter(pl.col("currency").fill_null("") == cur)
-        n = r.height
-        auto_n = r.filter(pl.col("primary") == "auto").height
-        manual_n = r.filter(pl.col("primary") == "manual").height
+        n = int(r["n"].sum() or 0)
+        auto_n = int(r.filter(pl.col("primary_class") == "auto")["n"].sum() or 0)
+        manual_n = int(r.filter(pl.col("primary_class") == "manual")["n"].sum() or 0)
         total_c = int(r["amount_c"].sum() or 0)
         auto_c = int(r["auto_c"].sum() or 0)
         manual_c = int(r["manual_c"].sum() or 0)
@@ -442,10 +434,13 @@ def _automation(m: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def _automation_by_day(m: pl.DataFrame) -> list[dict[str, Any]]:
-    receipts = m.filter((pl.col("amount_c") > 0) & (pl.col("primary") != "set_aside"))
     per_day = (
-        receipts.group_by("booking_date")
-        .agg(pl.len().alias("receipts"), (pl.col("primary") == "auto").sum().alias("auto"))
+        _receipts(m)
+        .group_by("booking_date")
+        .agg(
+            pl.col("n").sum().alias("receipts"),
+            pl.col("n").filter(pl.col("primary_class") == "auto").sum().alias("auto"),
+        )
         .sort("booking_date")
     )
     return [
@@ -454,34 +449,37 @@ def _automation_by_day(m: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _book_side(book: pl.DataFrame, start: date) -> list[dict[str, Any]]:
+def _book_side(book: pl.DataFrame) -> list[dict[str, Any]]:
     """Per currency: open at start + invoiced - settled outside recon - received - adjusted + reversed = open at end."""
     out = []
-    before = pl.col("issue_date") < start
     for cur in sorted(book["currency"].unique().to_list()):
         b = book.filter(pl.col("currency") == cur)
-        new = b.filter(~before)
-        old = b.filter(before)
-        open_start = int(old["open_start_c"].sum() or 0)
-        invoiced = int(new["amount_c"].sum() or 0)
+        new = b.filter(pl.col("before") == 0)
+        old = b.filter(pl.col("before") == 1)
+
+        def total(df: pl.DataFrame, col: str) -> int:
+            return int(df[col].sum() or 0)
+
+        open_start = total(old, "open_start_c")
+        invoiced = total(new, "amount_c")
         # what the ERP had already settled when recon loaded an invoice of this period, plus anything
         # recon posted against it before the period began (an invoice loaded ahead of its issue date)
-        outside = int(((new["amount_c"] - new["open_c"] - new["now_c"]) + new["settled_start_c"]).sum() or 0)
-        received = int(b["cash_in_c"].sum() or 0)
+        outside = total(new, "amount_c") - total(new, "open_c") - total(new, "now_c") + total(new, "settled_start_c")
+        received = total(b, "cash_in_c")
         adjusted = {
-            "discount": money(int(b["adj_discount_c"].sum() or 0)),
-            "bank-charges": money(int(b["adj_bank_charges_c"].sum() or 0)),
-            "write-off": money(int(b["adj_write_off_c"].sum() or 0)),
+            "discount": money(total(b, "adj_discount_c")),
+            "bank-charges": money(total(b, "adj_bank_charges_c")),
+            "write-off": money(total(b, "adj_write_off_c")),
         }
-        reversed_ = int(b["reversed_c"].sum() or 0)
-        open_end = int(b["open_end_c"].sum() or 0)
+        reversed_ = total(b, "reversed_c")
+        open_end = total(b, "open_end_c")
         computed = open_start + invoiced - outside - received - sum(cents(v) for v in adjusted.values()) + reversed_
         out.append(
             {
                 "currency": cur,
                 "open_at_start": money(open_start),
                 "invoiced": money(invoiced),
-                "invoices_issued": new.height,
+                "invoices_issued": total(new, "n"),
                 "settled_outside_recon": money(outside),
                 "received": money(received),
                 "adjusted": adjusted,
@@ -494,47 +492,41 @@ def _book_side(book: pl.DataFrame, start: date) -> list[dict[str, Any]]:
 
 
 def _queue(q: pl.DataFrame, cutoff: datetime, buckets: list[int]) -> dict[str, Any]:
-    """The queue open at the cutoff, by reason and by age (days since the item was opened)."""
-    q = q.with_columns(
-        ((pl.lit(cutoff) - pl.col("created_at")).dt.total_seconds() // 86400).cast(pl.Int64).alias("age_days")
-    )
+    """The queue open at the cutoff, by reason and by age (whole days since the item was opened)."""
     labels = _age_labels(buckets)
-    edges = buckets
-
-    def bucket(age: int) -> str:
-        for edge, label in zip(edges, labels, strict=False):
-            if age <= edge:
-                return label
-        return labels[-1]
-
-    q = q.with_columns(pl.col("age_days").map_elements(bucket, return_dtype=pl.Utf8).alias("age"))
     by_reason = (
         q.group_by("reason", "currency")
-        .agg(pl.len().alias("count"), pl.col("amount_c").sum().alias("amount_c"), pl.col("age_days").max().alias("oldest"))
-        .sort("count", "reason", descending=[True, False])
+        .agg(pl.col("n").sum().alias("count"), pl.col("amount_c").sum().alias("amount_c"), pl.col("oldest").min())
+        .sort(["count", "reason"], descending=[True, False])
     )
-    by_age = q.group_by("age", "currency").agg(pl.len().alias("count"), pl.col("amount_c").sum().alias("amount_c"))
+    currencies = sorted(q["currency"].fill_null("").unique().to_list()) or [""]
     age_rows = []
-    for label in labels:
-        for cur in sorted(q["currency"].fill_null("").unique().to_list()) or [""]:
-            hit = by_age.filter((pl.col("age") == label) & (pl.col("currency").fill_null("") == cur))
+    for i, label in enumerate(labels):
+        for cur in currencies:
+            hit = q.filter((pl.col("bucket") == i) & (pl.col("currency").fill_null("") == cur))
             age_rows.append(
                 {
                     "age": label,
                     "currency": cur or None,
-                    "count": int(hit["count"].sum() or 0),
+                    "count": int(hit["n"].sum() or 0),
                     "amount": money(int(hit["amount_c"].sum() or 0)),
                 }
             )
     return {
-        "open": q.height,
+        "open": int(q["n"].sum() or 0),
         "amount_by_currency": {
             (c or ""): money(int(v))
-            for c, v in q.group_by("currency").agg(pl.col("amount_c").sum()).iter_rows()
+            for c, v in q.group_by("currency").agg(pl.col("amount_c").sum()).sort("currency").iter_rows()
         },
         "by_reason": [
-            {"reason": r, "currency": c, "count": int(n), "amount": money(a), "oldest_days": int(o)}
-            for r, c, n, a, o in by_reason.iter_rows()
+            {
+                "reason": r,
+                "currency": c,
+                "count": int(n),
+                "amount": money(a),
+                "oldest_days": int((cutoff - oldest).total_seconds() // 86400),
+            }
+            for r, c, n, a, oldest in by_reason.iter_rows()
         ],
         "by_age": age_rows,
     }

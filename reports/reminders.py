@@ -33,6 +33,7 @@ from reports.data import (
     end_of_day,
     money,
     open_items_at,
+    pending_allocation_ids,
     unapplied_at,
     zone,
 )
@@ -78,8 +79,9 @@ def reminders(
         raise ReportError("--days: expected 1 or more")
     at = end_of_day(as_of, tz)
     with engine.connect() as conn:
-        items = open_items_at(conn, as_of, at)
-        unapplied = unapplied_at(conn, at)
+        pending = pending_allocation_ids(conn)
+        items = open_items_at(conn, as_of, at, pending)
+        unapplied = unapplied_at(conn, at, pending)
         ids = items["customer_id"].unique().to_list()
         customers = customers_frame(conn, ids) if ids else customers_frame(conn, [])
 

@@ -244,8 +244,12 @@ def render_html(report: Report) -> str:
 # --- terminal ------------------------------------------------------------------------------------------
 
 
-def render_text(report: Report, width: int | None = None) -> str:
-    """Tables for people in a terminal (rich), without the charts."""
+TERMINAL_ROWS = 40
+
+
+def render_text(report: Report, width: int | None = None, max_rows: int = TERMINAL_ROWS) -> str:
+    """Tables for people in a terminal (rich), without the charts; a long table shows its first
+    ``max_rows`` rows (and its totals): the other formats carry every row."""
     from rich import box
     from rich.console import Console
     from rich.table import Table as RichTable
@@ -271,7 +275,11 @@ def render_text(report: Report, width: int | None = None) -> str:
                 numeric = col.kind in NUMERIC_KINDS or col.kind == "date"
                 t.add_column(col.label, justify="right" if col.kind in NUMERIC_KINDS else "left",
                              overflow="fold", no_wrap=numeric)
-            for row in table.rows:
+            shown = table.rows
+            if len(shown) > max_rows:
+                totals = [r for r in shown[max_rows:] if "total" in (r.get("_style") or "")]
+                shown = shown[:max_rows] + totals
+            for row in shown:
                 style = row.get("_style") or ""
                 t.add_row(
                     *[fmt_value(row.get(c.key), c.kind) for c in table.columns],
@@ -282,6 +290,11 @@ def render_text(report: Report, width: int | None = None) -> str:
             else:
                 console.print(f"  {table.title}: " + (table.note or "nothing to show"))
                 continue
+            if len(shown) < len(table.rows):
+                console.print(
+                    f"  ... {len(table.rows) - len(shown):,} more rows: every row is in --format csv, xlsx or html",
+                    style="dim",
+                )
             if table.note:
                 console.print(f"  {table.note}", style="dim")
     return buf.getvalue()
