@@ -418,7 +418,15 @@ def _choose(
     t: TxnFacts, book: InvoiceBook, s: MatchSettings, options: list[Option], best_hit: dict[int, RefHit],
     duplicates: list[int], payer: Payer | None, when: date,
 ) -> Decision:
-    options.sort(key=lambda o: (-o.confidence, min(book.due[i] for i in o.invoices), o.invoices))
+    day = when.toordinal()
+
+    def rank(o: Option) -> tuple[float, int, tuple[int, ...]]:
+        # equal confidence: the oldest invoice first (payers clear the oldest first); with nothing
+        # but the amount, the invoice due nearest to the payment
+        due = min(book.due[i] for i in o.invoices)
+        return (-o.confidence, abs(due - day) if o.route == "amount-only" else due, o.invoices)
+
+    options.sort(key=rank)
     best = options[0] if options else None
     competitors = [o for o in options[1:] if best is not None and not set(o.invoices) <= set(best.invoices)]
     second = competitors[0].confidence if competitors else 0.0

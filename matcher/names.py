@@ -36,6 +36,17 @@ import polars as pl
 # Legal forms as token sequences (after ``full`` normalisation), longest first.
 _LEGAL_FORMS_TEXT = """
 gesellschaft mit beschrankter haftung
+aktiengesellschaft
+kommanditgesellschaft
+offene handelsgesellschaft
+eingetragener kaufmann
+eingetragener verein
+societe anonyme
+societe a responsabilite limitee
+societe par actions simplifiee
+besloten vennootschap met beperkte aansprakelijkheid
+public limited company
+limited liability company
 gesellschaft mbh
 gmbh co kgaa
 gmbh co kg
@@ -165,7 +176,7 @@ for _form in LEGAL_FORMS:  # longest first within each list, as LEGAL_FORMS is s
     _LEGAL_BY_LAST.setdefault(_form[-1], []).append(_form)
 _LEADING_FORMS = {"sarl", "sa", "sas", "bv", "nv"}
 # every start (two letters or more) of a legal-form word: a name ending otherwise was not cut in one
-_LEGAL_PREFIXES = {tok[:i] for form in LEGAL_FORMS for tok in form for i in range(2, len(tok) + 1)}
+_LEGAL_PREFIXES = {tok[:i] for form in LEGAL_FORMS for tok in form for i in range(1, len(tok) + 1)}
 _FORMS_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
 _FORMS_BY_FIRST_PREFIX: dict[str, list[tuple[str, ...]]] = {}
 for _form in LEGAL_FORMS:
@@ -222,14 +233,18 @@ def strip_cut_legal_form(name: str | None) -> str:
     'muller maschinenbau'
     >>> strip_cut_legal_form("Northwind Traders Lim")
     'northwind traders'
+    >>> strip_cut_legal_form("LOESSER METALLBAU GESELLSCHAFT M")
+    'losser metallbau'
     """
     tokens = full_name(name).split()
-    if not tokens or tokens[-1] not in _LEGAL_PREFIXES:
+    if not tokens or tokens[-1] not in _LEGAL_PREFIXES:  # (one letter counts: "Gesellschaft m")
         return core_name(name)
     for k in range(min(4, len(tokens) - 1), 0, -1):
         tail = tokens[-k:]
         forms = _FORMS_BY_FIRST.get(tail[0], ()) if k > 1 else _FORMS_BY_FIRST_PREFIX.get(tail[0], ())
         for form in forms:
+            if k == 1 and len(tail[-1]) < 2:
+                continue  # a single letter alone is no evidence of a cut legal form
             if len(form) >= k and tuple(tail[:-1]) == form[: k - 1] and form[k - 1].startswith(tail[-1]):
                 return core_name(" ".join(tokens[:-k]))
     return core_name(name)
