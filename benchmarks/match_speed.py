@@ -138,12 +138,20 @@ def run_match_child(db_url: str) -> dict[str, Any]:
     from jobs.match import run_match
     from rules import load_rules
 
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     engine = make_engine(db_url)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     t = time.monotonic()
     summary = run_match(engine, load_rules())
     seconds = time.monotonic() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"seconds": round(seconds, 2), "peak_rss_mib": round(peak / 1024, 1), "summary": summary.as_dict()}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage.ru_utime - before.ru_utime) + (usage.ru_stime - before.ru_stime)
+    return {
+        "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2), "summary": summary.as_dict(),
+    }
 
 
 def main() -> None:
@@ -202,7 +210,11 @@ def main() -> None:
         sys.exit(out.returncode)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     s = result["summary"]
-    print(f"recon match: {s['considered']} transactions in {result['seconds']} s, peak RSS {result['peak_rss_mib']} MiB")
+    for line in out.stderr.splitlines():
+        if "recon.match" in line:
+            print("  " + line)
+    print(f"recon match: {s['considered']} transactions in {result['seconds']} s wall, {result['cpu_seconds']} s CPU "
+          f"(machine load {result['load_average_1m']} on {os.cpu_count()} cores), peak RSS {result['peak_rss_mib']} MiB")
     print(f"  posted {s['posted']} ({s['posted_amount']}), queued {s['queued']}, set aside {s['ignored']}")
     print(json.dumps(result))
     assert Decimal(s["posted_amount"]) >= 0
