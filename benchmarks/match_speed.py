@@ -135,10 +135,10 @@ def insert_world(engine: Engine, world: World, transactions: int | None = None) 
 
 def run_match_child(db_url: str) -> dict[str, Any]:
     """(In the child) run the match; time and peak memory."""
+    import logging
+
     from jobs.match import run_match
     from rules import load_rules
-
-    import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     engine = make_engine(db_url)
