@@ -228,6 +228,7 @@ def aging_sections(figures: dict[str, Any], *, summary_only: bool = False, title
                         ],
                         rows,
                         None if rows else "Nothing open.",
+                        limit=200,
                     )
                 ],
                 sheet="Customers",

@@ -42,6 +42,15 @@ class Table:
     columns: list[Column]
     rows: list[dict[str, Any]]
     note: str | None = None
+    limit: int | None = None  # HTML and the terminal show this many rows (and the totals); XLSX, CSV, JSON all
+
+    def shown_rows(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The rows a page shows: the first ``limit`` (the table's own when smaller), then the totals."""
+        cap = min(x for x in (limit, self.limit) if x is not None) if (limit or self.limit) else None
+        if cap is None or len(self.rows) <= cap:
+            return self.rows
+        totals = [r for r in self.rows[cap:] if "total" in (r.get("_style") or "")]
+        return self.rows[:cap] + totals
 
 
 @dataclass(slots=True)
@@ -62,6 +71,7 @@ class Chart:
     title: str
     svg: str
     note: str | None = None
+    wide: bool = False  # spans two columns of the chart grid
 
 
 @dataclass(slots=True)

@@ -46,8 +46,8 @@ def bar_chart(
     labels: Sequence[str],
     values: Sequence[float],
     *,
-    width: int = 680,
-    height: int = 230,
+    width: int = 460,
+    height: int = 250,
     value_format: str = "{:,.0f}",
     y_max: float | None = None,
     color: str = BLUE,
@@ -76,10 +76,10 @@ def bar_chart(
         if y_max == 100.0:
             label += "%"
         parts.append(
-            f'<text x="{left - 6}" y="{y + 3.5:.1f}" text-anchor="end" font-size="10" fill="{GREY}">{escape(label)}</text>'
+            f'<text x="{left - 6}" y="{y + 3.5:.1f}" text-anchor="end" font-size="11" fill="{GREY}">{escape(label)}</text>'
         )
-    show_values = n <= 16
-    label_every = max(1, math.ceil(n / 16))
+    show_values = n <= 12
+    label_every = max(1, math.ceil(n / (width / 34)))
     for i, (label, value) in enumerate(zip(labels, values, strict=False)):
         h = 0.0 if top_value == 0 else plot_h * max(0.0, min(value, top_value)) / top_value
         x = left + slot * i + (slot - bar_w) / 2
@@ -89,12 +89,12 @@ def bar_chart(
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" rx="2" fill="{fill}">{tip}</rect>')
         if show_values:
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="10" '
+                f'<text x="{x + bar_w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="11" '
                 f'fill="{INK}">{escape(value_format.format(value))}</text>'
             )
         if i % label_every == 0:
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 14:.1f}" text-anchor="middle" font-size="10" '
+                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 14:.1f}" text-anchor="middle" font-size="11" '
                 f'fill="{INK}">{escape(str(label))}</text>'
             )
     parts.append(
@@ -102,7 +102,7 @@ def bar_chart(
     )
     if x_label:
         parts.append(
-            f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle" font-size="10" fill="{GREY}">'
+            f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle" font-size="11" fill="{GREY}">'
             f"{escape(x_label)}</text>"
         )
     parts.append("</svg>")

@@ -604,14 +604,11 @@ def _summary_section(data: dict[str, Any], aging_totals: list[dict[str, Any]]) -
         )
     )
     un = data["unapplied_cash"]["totals"]
-    kpis.append(
-        Kpi(
-            "Unapplied cash",
-            " · ".join(f"{fmt_money(v)} {k}".strip() for k, v in un.items()) or "0.00",
-            f"{len(data['unapplied_cash']['customers'])} customer(s)",
-            "neutral",
+    for cur, amount in list(un.items()) or [("", ZERO)]:
+        holders = sum(1 for c in data["unapplied_cash"]["customers"] if (c["currency"] or "") == cur)
+        kpis.append(
+            Kpi(f"Unapplied cash {cur}".strip(), fmt_money(amount), f"held for {holders:,} customer(s)", "neutral")
         )
-    )
     charts_ = []
     days = data["automation_by_day"]
     if days:
@@ -628,8 +625,10 @@ def _summary_section(data: dict[str, Any], aging_totals: list[dict[str, Any]]) -
                         f"{d['date'].isoformat()}: {d['posted_automatically']} of {d['receipts']} receipts"
                         for d in days
                     ],
-                    x_label="day of month",
+                    x_label="booking day",
+                    width=940,
                 ),
+                wide=True,
             )
         )
     charts_.append(_queue_chart(data["queue"]))
@@ -821,7 +820,9 @@ def _automation_section(data: dict[str, Any]) -> Section:
             ],
             [dict(a) for a in data["automation"]],
             "Receipts: credits not set aside as non-customer. By count a receipt is automatic when only "
-            "automatic postings settled it; by amount the cash that automatic postings applied.",
+            "automatic postings settled it; by amount the cash that automatic postings applied. Receipts "
+            "decided after the cutoff (often those of the last day) count as not classified: "
+            "--as-at DATE includes later work.",
         ),
         Table(
             "automation_by_day",
@@ -932,6 +933,7 @@ def _unapplied_section(data: dict[str, Any]) -> Section:
                 ],
                 rows,
                 None if u["customers"] else "No unapplied cash.",
+                limit=50,
             )
         ],
         sheet="Unapplied cash",

@@ -275,10 +275,7 @@ def render_text(report: Report, width: int | None = None, max_rows: int = TERMIN
                 numeric = col.kind in NUMERIC_KINDS or col.kind == "date"
                 t.add_column(col.label, justify="right" if col.kind in NUMERIC_KINDS else "left",
                              overflow="fold", no_wrap=numeric)
-            shown = table.rows
-            if len(shown) > max_rows:
-                totals = [r for r in shown[max_rows:] if "total" in (r.get("_style") or "")]
-                shown = shown[:max_rows] + totals
+            shown = table.shown_rows(max_rows)
             for row in shown:
                 style = row.get("_style") or ""
                 t.add_row(
