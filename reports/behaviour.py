@@ -250,6 +250,16 @@ def _forecast(
     return out
 
 
+def _lateness(days: Decimal | None) -> str:
+    if days is None:
+        return "no invoices paid yet"
+    if days > 0:
+        return f"paid on average {days} days after the due date"
+    if days < 0:
+        return f"paid on average {-days} days before the due date"
+    return "paid on average on the due date"
+
+
 def _sections(data: dict[str, Any]) -> list[Section]:
     o = data["overall"]
     kpis = [
@@ -261,7 +271,7 @@ def _sections(data: dict[str, Any]) -> list[Section]:
         Kpi("Average days to pay", "–" if o["avg_days_to_pay"] is None else f"{o['avg_days_to_pay']} days",
             f"{o['invoices_paid']:,} invoices paid"),
         Kpi("Paid late", "–" if o["share_paid_late"] is None else f"{o['share_paid_late']:.1f} %",
-            "–" if o["avg_days_late"] is None else f"on average {o['avg_days_late']} days after due"),
+            _lateness(o["avg_days_late"])),
         Kpi("Over credit limit", f"{o['customers_over_limit']:,}", "customers", "bad" if o["customers_over_limit"] else "good"),
     ]
     chart_list = []
