@@ -358,7 +358,7 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
                 texts={"remittance": remittance, "creditor-reference": cref, "end-to-end-id": e2e},
             )
             s = s_default
-            if settings_book._overridden:  # per-customer rules: those of the payer (or the named invoice's customer)
+            if settings_book.has_overrides:  # per-customer rules: those of the payer (or the named invoice's customer)
                 who = facts_t.payer.customers[0] if facts_t.payer else (
                     book.customer[facts_t.hits[0].inv] if facts_t.hits else None
                 )

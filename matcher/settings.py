@@ -144,6 +144,11 @@ class SettingsBook:
         self._overridden = set((rules.get("customers") or {}).keys())
         self._cache: dict[str, MatchSettings] = {}
 
+    @property
+    def has_overrides(self) -> bool:
+        """Whether any customer has its own ``[customers."ID".matching]`` settings."""
+        return bool(self._overridden)
+
     def for_customer(self, customer_id: str | None) -> MatchSettings:
         """The settings that apply to ``customer_id`` (the default when it has no overrides)."""
         if not customer_id or customer_id not in self._overridden:
