@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Engine
 
+from jobs.logfile import write_traceback
 from ledger.db import DatabaseError, ensure_schema, make_engine
 
 EXIT_OK = 0
@@ -132,22 +132,10 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2))
 
 
-def log_path() -> Path:
-    base = Path(os.environ.get("RECON_LOG_DIR") or Path.home() / ".cache" / "recon")
-    return base / "recon.log"
-
-
 def report_internal_error(exc: BaseException) -> int:
     """Write the traceback to the log and one line to the user; return the exit code."""
-    path = log_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now().isoformat()} {' '.join(sys.argv)}\n")
-            fh.write("".join(traceback.format_exception(exc)))
-        where = f" (details in {path})"
-    except OSError:
-        where = ""
+    path = write_traceback(exc)
+    where = f" (details in {path})" if path else ""
     first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
     click.echo(f"recon: internal error: {exc.__class__.__name__}: {first}{where}", err=True)
     return EXIT_INTERNAL

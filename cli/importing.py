@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.common import (
+    EXIT_LOCKED,
     EXIT_OK,
     EXIT_REJECTED,
     ReconError,
@@ -19,6 +20,7 @@ from cli.common import (
     open_engine,
 )
 from jobs.importer import FileResult, collect_files, import_paths
+from jobs.lock import BATCH_LOCK, LockHeld, job_lock
 from parsers.profiles import ProfileError, resolve_profiles
 
 
@@ -76,10 +78,12 @@ def run_import(engine, paths: list[Path], profiles: tuple[str, ...], actor: str)
 @db_option
 @format_option("text", "json")
 @click.option("--user", default=None, help="Who imports (recorded on the job run).")
+@click.option("--wait", type=float, default=0, show_default=True, metavar="SECONDS",
+              help="When another batch job (import, match, daily) holds the lock, wait this long before giving up.")
 @click.pass_context
 @guarded
 def import_cmd(ctx: click.Context, paths: tuple[Path, ...], profiles: tuple[str, ...], db_url: str | None,
-               fmt: str, user: str | None) -> None:
+               fmt: str, user: str | None, wait: float) -> None:
     """Import bank statement files, or folders of them.
 
     The format (MT940/MT942, camt.052/053/054, OFX/QFX, BAI2, or a CSV/XLSX export a
@@ -93,10 +97,16 @@ def import_cmd(ctx: click.Context, paths: tuple[Path, ...], profiles: tuple[str,
       recon import --profile my-bank.toml export.csv
       recon import --format json *.sta | jq '.[] | select(.status=="rejected")'
 
-    Exit status: 0 when every file was imported or skipped, 1 when any was rejected.
+    Exit status: 0 when every file was imported or skipped, 1 when any was rejected,
+    3 when another batch job holds the lock.
     """
     engine = open_engine(ctx, db_url)
-    results = run_import(engine, list(paths), profiles, current_user(user))
+    try:
+        # Imports, matching and the daily job take turns: one batch job at a time per database.
+        with job_lock(engine, BATCH_LOCK, wait=wait):
+            results = run_import(engine, list(paths), profiles, current_user(user))
+    except LockHeld as exc:
+        raise ReconError(str(exc), EXIT_LOCKED) from None
     if fmt == "json":
         echo_json([r.as_dict() for r in results])
     else:

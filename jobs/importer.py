@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,8 +34,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from jobs.logfile import write_traceback
 from ledger.db import bulk_write, driver_value, transaction
-from ledger.models import BankAccount, BankTransaction, JobRun, StatementFile, utcnow
+from ledger.models import BankAccount, JobRun, StatementFile, utcnow
 from ledger.models import Statement as StatementRow
 from parsers.base import ParseError, Statement, StatementLine
 from parsers.profiles import resolve_profiles
@@ -104,27 +104,35 @@ def compact(account: str) -> str:
 
 
 def content_key(account: str, line: StatementLine, currency: str | None) -> str:
-    """What makes two statement lines the same transaction (before the occurrence number)."""
-    parts = (
+    """What makes two statement lines the same transaction (before the occurrence number).
+
+    SHA-256 (hex) of the account, dates, amount, currency, bank reference,
+    counterparty, text and end-to-end id, whitespace-normalised.  ``_store_lines``
+    computes the same text inline (it needs the normalised parts for the row too);
+    the two must stay in step, or an upgraded import would miss the duplicates of
+    lines stored before.
+    """
+    value_date = line.value_date
+    name, cp_account, remittance = line.counterparty_name, line.counterparty_account, line.remittance
+    text = "\x1f".join((
         account,
         line.booking_date.isoformat(),
-        line.value_date.isoformat() if line.value_date else "",
+        value_date.isoformat() if value_date else "",
         str(line.amount.normalize()),
         line.currency or currency or "",
-        (line.bank_reference or "").strip(),
-        " ".join((line.counterparty_name or "").split()),
-        compact(line.counterparty_account or ""),
-        " ".join((line.remittance or "").split()),
-        (line.end_to_end_id or "").strip(),
-    )
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+        line.bank_reference.strip() if line.bank_reference else "",
+        " ".join(name.split()) if name else "",
+        "".join(cp_account.split()).upper() if cp_account else "",
+        " ".join(remittance.split()) if remittance else "",
+        line.end_to_end_id.strip() if line.end_to_end_id else "",
+    ))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _limit(value: str | None, size: int) -> str | None:
-    if value is None:
+    if not value:
         return None
-    value = value.strip()
-    return value[:size] if value else None
+    return value.strip()[:size] or None
 
 
 def _where(name: str, exc: ParseError) -> str:
@@ -209,10 +217,12 @@ def import_file(
     except OSError as exc:
         return FileResult(file=name, status="rejected", format=result.format, error=f"{name}: cannot read: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the other files or show a traceback
-        log.error("import of %s failed:\n%s", name, traceback.format_exc())
+        where = write_traceback(exc, f"importing {name}")
+        log.info("import of %s failed", name, exc_info=True)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        detail = f"; details in {where}" if where else ""
         return FileResult(file=name, status="rejected", format=result.format,
-                          error=f"{name}: could not be read ({type(exc).__name__}: {first[:200]})")
+                          error=f"{name}: could not be read ({type(exc).__name__}: {first[:200]}{detail})")
     return result
 
 
@@ -292,6 +302,9 @@ _CENT = Decimal("0.01")
 def _store_lines(
     session: Any, statement_id: int, account_id: int, account: str, statement: Statement, occurrences: dict[str, int]
 ) -> tuple[int, int, Decimal, date | None, date | None]:
+    # The hot loop of an import: every value is normalised once and serves both the
+    # content key (see ``content_key``, same text) and the stored row, already in the
+    # driver's form (ISO dates on SQLite, exact decimal text), without per-field calls.
     stored = dups = 0
     total = Decimal("0")
     first: date | None = None
@@ -301,13 +314,17 @@ def _store_lines(
     sqlite = conn.dialect.name == "sqlite"
     now = driver_value(utcnow(), sqlite)
     currency = (statement.currency or "").upper()[:3] or None
+    key_currency = currency or ""
+    sha256 = hashlib.sha256
+    cent = _CENT
     for chunk in _chunks(statement.lines, CHUNK):
-        rows: list[list[Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
         for line in chunk:
             amount = line.amount
             if not isinstance(amount, Decimal):
                 raise ParseError(f"amount {amount!r} is not exact", line.source_line)
-            cents = amount.quantize(_CENT)
+            cents = amount.quantize(cent)
             if cents != amount:
                 raise ParseError(f"amount {amount} has more than two decimals", line.source_line)
             total += amount
@@ -316,31 +333,52 @@ def _store_lines(
                 first = booked
             if last is None or booked > last:
                 last = booked
-            base = content_key(account, line, currency)
-            n = occurrences.get(base, 0) + 1
-            occurrences[base] = n
-            key = base[:40] if n == 1 else hashlib.sha256(f"{base}#{n}".encode()).hexdigest()[:40]
+            booked_iso = booked.isoformat()
+            value_date = line.value_date
+            value_iso = value_date.isoformat() if value_date else ""
+            ref = line.bank_reference
+            ref = ref.strip() if ref else ""
+            name = line.counterparty_name
             cp_account = line.counterparty_account
-            rows.append([
-                statement_id, account_id, key, position, _limit(line.bank_reference, 200),
-                driver_value(booked, sqlite), driver_value(line.value_date, sqlite), str(cents),
-                (line.currency.upper()[:3] if line.currency else currency),
-                _limit(line.counterparty_name, 300), compact(cp_account)[:64] or None if cp_account else None,
-                _limit(line.counterparty_bic, 16), _limit(line.ultimate_debtor, 300),
-                line.remittance.strip() or None if line.remittance else None,
-                _limit(line.creditor_reference, 64), _limit(line.end_to_end_id, 100), _limit(line.bank_code, 40),
+            cp_account = "".join(cp_account.split()).upper() if cp_account else ""
+            remittance = line.remittance
+            e2e = line.end_to_end_id
+            e2e = e2e.strip() if e2e else ""
+            line_currency = line.currency
+            base = sha256("\x1f".join((
+                account, booked_iso, value_iso, str(amount.normalize()), line_currency or key_currency, ref,
+                " ".join(name.split()) if name else "", cp_account,
+                " ".join(remittance.split()) if remittance else "", e2e,
+            )).encode("utf-8")).hexdigest()
+            n = occurrences.get(base)
+            if n is None:
+                occurrences[base] = 1
+                key = base[:40]
+            else:
+                occurrences[base] = n = n + 1
+                key = sha256(f"{base}#{n}".encode()).hexdigest()[:40]
+            bic, ultimate, creditor_ref, code = (
+                line.counterparty_bic, line.ultimate_debtor, line.creditor_reference, line.bank_code
+            )
+            append((
+                statement_id, account_id, key, position, ref[:200] or None,
+                booked_iso if sqlite else booked, (value_iso or None) if sqlite else value_date, str(cents),
+                line_currency.upper()[:3] if line_currency else currency,
+                (name.strip()[:300] or None) if name else None, cp_account[:64] or None,
+                (bic.strip()[:16] or None) if bic else None, (ultimate.strip()[:300] or None) if ultimate else None,
+                (remittance.strip() or None) if remittance else None,
+                (creditor_ref.strip()[:64] or None) if creditor_ref else None, e2e[:100] or None,
+                (code.strip()[:40] or None) if code else None,
                 line.raw or "", "new", now,
-            ])
+            ))
             position += 1
-        keys = [r[2] for r in rows]
-        known = set(session.scalars(
-            select(BankTransaction.line_key).where(BankTransaction.account_id == account_id, BankTransaction.line_key.in_(keys))
-        ))
-        new_rows = [r for r in rows if r[2] not in known] if known else rows
-        dups += len(rows) - len(new_rows)
-        if new_rows:
-            bulk_write(conn, "bank_transactions", _COLUMNS, new_rows, converted=True)
-        stored += len(new_rows)
+        # A line already stored (an overlapping statement) hits the unique (account_id, line_key)
+        # and is skipped there: the index probe the insert makes anyway is the duplicate check.
+        # Keys within one file never collide (the occurrence number), so a skip is a duplicate.
+        written = bulk_write(conn, "bank_transactions", _COLUMNS, rows, conflict_key="account_id, line_key",
+                             converted=True)
+        stored += written
+        dups += len(rows) - written
     return stored, dups, total, first, last
 
 
