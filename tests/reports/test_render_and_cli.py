@@ -154,3 +154,22 @@ def test_bad_requests_get_one_line(cli_run: Any, october: dict[str, int]) -> Non
     assert "no bank account XX" in acc.output
     date_ = cli_run("report", "aging", "--as-of", "31.10.2026", expect=2)
     assert "expected a date as YYYY-MM-DD" in date_.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("month-end", "--period", "2026-10"),
+        ("aging", "--as-of", "2026-10-31"),
+        ("reminders", "--as-of", "2026-10-31"),
+        ("behaviour", "--as-of", "2026-10-31"),
+    ],
+)
+def test_reports_on_an_empty_database(cli_run: Any, args: tuple[str, ...], tmp_path: Path) -> None:
+    for fmt in ("table", "json", "csv", "html"):
+        out = cli_run("report", *args, "--format", fmt).output
+        assert out.strip(), fmt
+        assert "Traceback" not in out
+    if args[0] in ("month-end", "aging", "behaviour"):
+        cli_run("report", *args, "--output", tmp_path / "empty.xlsx")
+        assert load_workbook(tmp_path / "empty.xlsx").sheetnames
