@@ -26,3 +26,18 @@ def test_load_3000_invoices_and_reject_a_bad_file(cli_run, tmp_path: Path) -> No
     res = cli_run("load", "invoices", tmp_path / "bad.csv", expect=1)
     assert res.output.strip() == "recon: error: bad.csv:3: due_date: expected an ISO date YYYY-MM-DD, got '31.10.2026'"
     assert '"open": {"count": 3000' in cli_run("status", "--format", "json").output.replace("\n", "").replace("  ", "")
+
+
+def test_every_listed_command_loads_and_its_listed_help_is_its_own() -> None:
+    """The root's static one-line help (kept for lazy loading) must say what each command's docstring says."""
+    import importlib
+
+    from cli.main import COMMANDS
+
+    for name, (module, attr, listed) in COMMANDS.items():
+        command = getattr(importlib.import_module(module), attr)
+        assert command.name == name
+        own = (command.help or "").strip().splitlines()[0].rstrip(".").lower()
+        words = set(own.replace(",", " ").replace(":", " ").split())
+        listed_words = set(listed.rstrip(".").lower().replace(",", " ").replace(":", " ").split())
+        assert len(words & listed_words) >= len(listed_words) // 2, (name, own, listed)
