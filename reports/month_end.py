@@ -47,6 +47,7 @@ import polars as pl
 from sqlalchemy import Engine, and_, or_, select
 
 from ledger.models import BankTransaction
+from ledger.posting import compact_account
 from reports import charts
 from reports.aging import aging_charts, aging_figures, aging_sections
 from reports.base import Chart, Column, Kpi, Report, Section, Table, fmt_money, fmt_pct, pct
@@ -255,12 +256,19 @@ def month_end(
     now = now or datetime.now(UTC)
     buckets = [int(b) for b in rules.get("reports.queue_age_buckets", [2, 7, 14, 30])]
 
+    if accounts:
+        # as the importer stores them: no spaces, upper case
+        accounts = [compact_account(a) or a for a in accounts]
     with engine.connect() as conn:
         accs = bank_accounts(conn, accounts)
         if accounts:
             unknown = sorted(set(accounts) - {a[1] for a in accs})
             if unknown:
-                raise ReportError(f"no bank account {', '.join(unknown)} (recon knows the accounts of imported statements)")
+                known = [a[1] for a in bank_accounts(conn)]
+                raise ReportError(
+                    f"no bank account {', '.join(unknown)}; the imported statements name "
+                    + (", ".join(known[:10]) + (" ..." if len(known) > 10 else "") if known else "none yet")
+                )
         acc_ids = [a[0] for a in accs]
         stmts = statements_of(conn, acc_ids)
         banks = {aid: _bank_side([s for s in stmts if s.account_id == aid], period) for aid in acc_ids}

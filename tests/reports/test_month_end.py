@@ -208,9 +208,9 @@ def test_statement_warnings_and_accounts_per_currency(engine: Engine, clock: Clo
     assert lines_of(totals["EUR"])["unclassified"] == (2, D("30.00"))
     assert totals["EUR"]["difference"] == D("0.00")
     assert totals["USD"]["difference"] == D("0.00")
-    only = month_end(engine, OCT, accounts=["USD1"]).data
+    only = month_end(engine, OCT, accounts=["usd 1"]).data  # written as a person would
     assert [a["account"] for a in only["accounts"]] == ["USD1"]
-    with pytest.raises(ReportError, match="no bank account NOPE"):
+    with pytest.raises(ReportError, match="no bank account NOPE; the imported statements name EUR1, EUR2, USD1"):
         month_end(engine, OCT, accounts=["NOPE"])
 
 
