@@ -139,7 +139,8 @@ def build_dataset(engine: Engine, transactions: int = 100_000, seed: int = 7, cu
             rows["files"].append({
                 "id": stmt_id, "content_hash": hashlib.sha256(f"{account}{day}".encode()).hexdigest(),
                 "file_name": f"{account[-6:]}_{day:%Y%m%d}.xml", "format": "camt.053", "size_bytes": 1000,
-                "statements": 1, "transactions": len(by_day[d]), "duplicates": 0, "imported_at": _at(day, 23),
+                "statements": 1, "transactions": len(by_day[d]), "duplicates": 0,
+                "imported_at": _at(day + timedelta(days=1), 5),  # the day's statement arrives next morning
             })
             opening = balance
             stmt_rows: list[dict[str, Any]] = []
@@ -153,7 +154,7 @@ def build_dataset(engine: Engine, transactions: int = 100_000, seed: int = 7, cu
                     "line_key": hashlib.sha1(f"{tid}".encode()).hexdigest(), "position": pos,
                     "bank_reference": f"B{tid:09d}", "booking_date": day, "value_date": day, "amount": _money(cents),
                     "currency": currency, "counterparty_name": f"Payer {cid}", "raw": "", "status": "new",
-                    "customer_id": None, "ignore_reason": None, "created_at": _at(day, 23, 30),
+                    "customer_id": None, "ignore_reason": None, "created_at": _at(day + timedelta(days=1), 5),
                 }
                 balance += cents
                 stmt_rows.append(txn)

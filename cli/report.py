@@ -146,8 +146,8 @@ def report() -> None:
 @click.option("--account", "accounts", multiple=True, metavar="ACC",
               help="Only this bank account (IBAN or account number as in the statements); repeatable.")
 @click.option("--as-at", "as_at", default=None, metavar="DATE",
-              help="Classify by the decisions recorded by the end of DATE (default: the period's last day "
-                   "plus [reports] classify_days_after_period).")
+              help="Classify by the decisions recorded by the end of DATE (default: the end of the period's "
+                   "last day, or of the day its last bank lines were imported, plus [reports] cutoff_days_after).")
 @_format_option("table", "html", "xlsx", "csv", "json")
 @_output_option
 @_rules_option

@@ -101,6 +101,28 @@ def parse_period(text: str) -> Period:
     return Period(f"{year:04d}-{month:02d}", date(year, month, 1), date(year, month, last))
 
 
+def previous_period(period: Period) -> Period:
+    """The calendar month before ``period``.
+
+    >>> previous_period(parse_period("2026-01")).label
+    '2025-12'
+    """
+    last = period.start - timedelta(days=1)
+    return parse_period(f"{last.year:04d}-{last.month:02d}")
+
+
+def period_cutoff(
+    conn: Connection, period: Period, txn_filter: Select[Any], tz: ZoneInfo | timezone, days_after: int = 0
+) -> datetime:
+    """When a period's movements are classified: 24:00 of the later of the period's last day and the
+    day its last bank line (of ``txn_filter``) was imported, plus ``days_after`` days."""
+    last = conn.execute(select(func.max(BankTransaction.created_at)).where(BankTransaction.id.in_(txn_filter))).scalar()
+    day = period.end
+    if last is not None:
+        day = max(day, _utc(last).astimezone(tz).date())  # type: ignore[union-attr]
+    return end_of_day(day + timedelta(days=days_after), tz)
+
+
 def zone(name: str | None) -> ZoneInfo | timezone:
     """The rules' time zone (``[reports] timezone``); UTC when unset."""
     if not name or name.upper() == "UTC":

@@ -22,12 +22,17 @@ For each bank account (and in total per currency):
   own lines do not add up to their balances (a line recon does not hold), and
   what remains unexplained.
 
-The cutoff is 24:00 of the period's last day in the rules' time zone, plus
-``[reports] classify_days_after_period`` days, or ``--as-at``.  Decisions
-recorded after it do not change the report, so the numbers a controller
-closed the month with can be produced again later.  A transaction counts as
-posted automatically when an automatic allocation was posted (and not
-reversed) by the cutoff; pending four-eyes adjustments count from approval.
+The *cutoff* is 24:00 (in the rules' time zone) of the period's last day or,
+when the period's last bank lines were imported later, of the day they were
+imported (the October 31 statement arrives on November 1 and the daily job
+matches it that morning), plus ``[reports] cutoff_days_after`` days; or
+``--as-at``.  Decisions recorded after it do not change the report, so the
+numbers a controller closed the month with can be produced again later; a
+report made before its cutoff has passed says it is provisional.  A
+transaction counts as posted automatically when an automatic allocation was
+posted (and not reversed) by the cutoff; pending four-eyes adjustments count
+from approval.  The book side opens at the previous period's cutoff, so
+consecutive months chain.
 
 Also: the book side (receivables open at the start, invoiced, received,
 adjusted by reason, reversed, open at the end; it ties by construction and the
@@ -61,13 +66,15 @@ from reports.data import (
     book_groups,
     cents,
     customers_frame,
-    end_of_day,
     money,
     movement_groups,
     pending_allocation_ids,
+    period_cutoff,
+    previous_period,
     queue_summary,
     statements_of,
     unapplied_at,
+    window_filter,
     zone,
 )
 from rules import Rules, load_rules
@@ -250,9 +257,7 @@ def month_end(
     """Compute the month-end report for ``period`` (all accounts, or the named ones)."""
     rules = rules or load_rules()
     tz = zone(rules.get("reports.timezone"))
-    grace = int(rules.get("reports.classify_days_after_period", 0) or 0)
-    cutoff = as_at.astimezone(UTC) if as_at else end_of_day(period.end + timedelta(days=grace), tz)
-    start_cutoff = end_of_day(period.start - timedelta(days=1) + timedelta(days=grace), tz)
+    grace = int(rules.get("reports.cutoff_days_after", 0) or 0)
     now = now or datetime.now(UTC)
     buckets = [int(b) for b in rules.get("reports.queue_age_buckets", [2, 7, 14, 30])]
 
@@ -281,6 +286,9 @@ def month_end(
             for aid in acc_ids
         ]
         txn_filter = select(BankTransaction.id).where(or_(*windows) if windows else BankTransaction.id < 0)
+        cutoff = as_at.astimezone(UTC) if as_at else period_cutoff(conn, period, txn_filter, tz, grace)
+        before = previous_period(period)
+        start_cutoff = period_cutoff(conn, before, window_filter(before.start, before.end, acc_ids), tz, grace)
         pending = pending_allocation_ids(conn)
         moves = movement_groups(conn, txn_filter, cutoff, pending)
         queue = queue_summary(conn, cutoff, buckets)
@@ -301,6 +309,7 @@ def month_end(
         "from": period.start,
         "to": period.end,
         "cutoff": cutoff,
+        "provisional": cutoff > now,
         "start_cutoff": start_cutoff,
         "generated_at": now,
         "accounts": acc_results,
@@ -317,7 +326,8 @@ def month_end(
         title=f"Month-end reconciliation {period.label}",
         subtitle=(
             f"{period.start.isoformat()} to {period.end.isoformat()} · classified by the decisions recorded by "
-            f"{_moment(cutoff, tz)} · generated {_moment(now, tz)}"
+            f"{_moment(cutoff, tz)}" + (" (provisional: that moment has not come yet)" if cutoff > now else "")
+            + f" · generated {_moment(now, tz)}"
         ),
         data=data,
         sections=_sections(data, aging),

@@ -97,9 +97,11 @@ class Books:
     def statement(
         self, account: str, opening: str | None, opening_date: date | None, closing: str | None,
         closing_date: date | None, lines: list[tuple[date, str]], *, currency: str = "EUR",
-        ref: str | None = None, warnings: list[str] | None = None,
+        ref: str | None = None, warnings: list[str] | None = None, imported_at: datetime | None = None,
     ) -> list[int]:
-        """A statement with its lines (booking date, amount); returns the transaction ids."""
+        """A statement with its lines (booking date, amount); returns the transaction ids.
+
+        The lines were imported at ``imported_at`` (default: the evening of their booking day)."""
         self._n += 1
         with transaction(self.engine) as s:
             acct = s.scalars(select(BankAccount).where(BankAccount.account == account)).first()
@@ -130,6 +132,7 @@ class Books:
                     line_key=hashlib.sha256(f"{self._n}-{pos}".encode()).hexdigest()[:40], position=pos,
                     bank_reference=f"REF{self._n}-{pos}", booking_date=day, value_date=day, amount=Decimal(amount),
                     currency=currency, counterparty_name=f"Payer {pos}", status="new",
+                    created_at=imported_at or datetime(day.year, day.month, day.day, 23, 30, tzinfo=UTC),
                 )
                 s.add(txn)
                 s.flush()
@@ -173,11 +176,15 @@ class Books:
             posting.unmatch(s, self._txn(s, tid), actor="anna", note="wrong invoice")
 
 
-def october_books(engine: Engine, clock: Clock, *, extra_line: str | None = None) -> dict[str, Any]:
+def october_books(
+    engine: Engine, clock: Clock, *, extra_line: str | None = None, october_imported: datetime | None = None
+) -> dict[str, Any]:
     """The October 2026 books described in the module docstring; returns the transaction ids by name.
 
     ``extra_line``: the bank's closing balance also holds a line of this
-    amount that recon never received (a line left out).
+    amount that recon never received (a line left out).  ``october_imported``:
+    when the October statement was imported (default: each line the evening
+    of its booking day).
     """
     b = Books(engine, clock)
     b.customer("C1", "Alpha GmbH", email="ap@alpha.example", phone="+49 30 1111", credit_limit=Decimal("100.00"))
@@ -211,7 +218,8 @@ def october_books(engine: Engine, clock: Clock, *, extra_line: str | None = None
         (date(2026, 10, 5), "200.00"),    # T10
     ]
     closing = Decimal("8110.00") + (Decimal(extra_line) if extra_line else Decimal("0"))
-    ids = b.statement(ACCOUNT, "5000.00", date(2026, 9, 30), str(closing), date(2026, 10, 31), oct_lines, ref="OCT")
+    ids = b.statement(ACCOUNT, "5000.00", date(2026, 9, 30), str(closing), date(2026, 10, 31), oct_lines, ref="OCT",
+                      imported_at=october_imported)
     t = {f"T{i + 1}": tid for i, tid in enumerate(ids)}
 
     b.post(date(2026, 10, 5), t["T10"], [("I5", "200.00")], automatic=True)

@@ -115,6 +115,29 @@ def test_a_later_cutoff_sees_the_later_decisions(engine: Engine, october: dict[s
     assert rec["difference"] == D("0.00")
 
 
+def test_the_cutoff_waits_for_a_late_import(engine: Engine, clock: Clock) -> None:
+    """The October statement arrived on 2 Nov: the month is classified as it stood at 2 Nov 24:00,
+    so T8 (posted by a person on 2 Nov) counts as posted; T7 (undone on 3 Nov) still as automatic."""
+    october_books(engine, clock, october_imported=datetime(2026, 11, 2, 7, 0, tzinfo=UTC))
+    data = month_end(engine, OCT, now=datetime(2026, 12, 1, tzinfo=UTC)).data
+    assert data["cutoff"] == datetime(2026, 11, 3, tzinfo=UTC)
+    assert data["provisional"] is False
+    rec = data["accounts"][0]["reconciliation"]
+    assert lines_of(rec) == {
+        "auto": (3, D("1600.00")),
+        "manual": (3, D("1230.00")),
+        "unapplied": (0, D("50.00")),
+        "queue": (1, D("400.00")),
+        "set_aside": (1, D("120.00")),
+        "unclassified": (1, D("60.00")),
+        "debit": (1, D("-350.00")),
+    }
+    assert rec["difference"] == D("0.00")
+    # made on 2 Nov at noon, the report knows its cutoff has not passed yet
+    early = month_end(engine, OCT, now=datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    assert early.data["provisional"] is True and "provisional" in early.subtitle
+
+
 def test_automation_figures(engine: Engine, october: dict[str, int]) -> None:
     """Receipts: the 8 credits not set aside (3,340.00); automatic: 3 of them, 1,600.00 of cash."""
     data = month_end(engine, OCT).data
