@@ -209,48 +209,60 @@ def reference_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame) -> pl.Da
 
 
 def typo_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame, txns_without_hits: pl.Series) -> pl.DataFrame:
-    """One-typo hits for transactions that have no other hit: symmetric-delete join on long exact keys,
-    each pair confirmed with :func:`~matcher.references.within_one_edit`."""
+    """One-typo hits for transactions that have no other hit.
+
+    Every long number in such a text is varied by one typo (a digit replaced, inserted or dropped,
+    two neighbours swapped) and the variants are joined with the invoices' exact keys; each pair is
+    confirmed with :func:`~matcher.references.within_one_edit`.  The variants are made on the text
+    side, which is the small side: a day's unmatched numbers, not the whole open book.
+    """
     schema = {"txn": pl.Int64, "inv": pl.Int64, "form": pl.String, "found": pl.String, "field": pl.String}
     tk = text_keys.filter(
         pl.col("txn").is_in(txns_without_hits.implode())
         & (pl.col("rank") == _RANK["exact"])
-        & (pl.col("key").str.len_chars() >= MIN_TYPO)
+        & (pl.col("key").str.len_bytes() >= MIN_TYPO)
         & (pl.col("key").str.count_matches("[0-9]") >= MIN_TYPO - 2)
     )
     if tk.height == 0:
         return pl.DataFrame(schema=schema)
-    ik = invoice_keys.filter((pl.col("rank") == _RANK["exact"]) & (pl.col("key").str.len_chars() >= MIN_TYPO))
-    lengths = set(tk["key"].str.len_chars().unique().to_list())
-    ik = ik.filter(pl.col("key").str.len_chars().is_in([n + d for n in lengths for d in (-1, 0, 1)]))
-
-    def neighbourhood(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
-        n_max = int(frame["key"].str.len_chars().max() or 0)
-        parts = [frame.select(id_col, "key", pl.col("key").alias("del"))]
-        for i in range(n_max):
-            parts.append(
-                frame.filter(pl.col("key").str.len_chars() > i).select(
-                    id_col, "key", (pl.col("key").str.slice(0, i) + pl.col("key").str.slice(i + 1)).alias("del")
-                )
-            )
-        return pl.concat(parts)
-
-    tn = neighbourhood(tk.select("txn", "key", "found", "field"), "txn").join(
-        tk.select("txn", "key", "found", "field"), on=["txn", "key"]
-    )
-    inn = neighbourhood(ik.select("inv", "key"), "inv")
-    pairs = tn.join(inn, on="del", suffix="_inv").unique(["txn", "inv"])
+    ik = invoice_keys.filter((pl.col("rank") == _RANK["exact"]) & (pl.col("key").str.len_bytes() >= MIN_TYPO - 1))
+    ik = ik.select("inv", pl.col("key").alias("variant"))
+    keys = tk.select("key").unique()
+    found_pairs = []
+    for start in range(0, keys.height, 50_000):  # bounded memory: 22 variants per position
+        found_pairs.append(_variants(keys.slice(start, 50_000)).join(ik, on="variant"))
+    pairs = pl.concat(found_pairs).join(tk.select("txn", "key", "found", "field"), on="key").unique(["txn", "inv"])
     if pairs.height == 0:
         return pl.DataFrame(schema=schema)
     rows = [
         (t, i, "typo", f, fl)
-        for t, i, k, ki, f, fl in zip(
-            pairs["txn"].to_list(), pairs["inv"].to_list(), pairs["key"].to_list(), pairs["key_inv"].to_list(),
+        for t, i, k, v, f, fl in zip(
+            pairs["txn"].to_list(), pairs["inv"].to_list(), pairs["key"].to_list(), pairs["variant"].to_list(),
             pairs["found"].to_list(), pairs["field"].to_list(), strict=True,
         )
-        if k != ki and within_one_edit(k, ki)
+        if k != v and within_one_edit(k, v)
     ]
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _variants(keys: pl.DataFrame) -> pl.DataFrame:
+    """``key, variant``: every string one typo away from each key (digits for replaced or added characters)."""
+    key = pl.col("key")
+    length = key.str.len_bytes()
+    n_max = int(keys["key"].str.len_bytes().max() or 0)
+    parts = []
+    for i in range(n_max + 1):
+        pre = key.str.slice(0, i)
+        rest = key.str.slice(i)
+        after = key.str.slice(i + 1)
+        exprs = [pl.when(length > i).then(pre + after)]  # dropped
+        exprs.append(pl.when(length > i + 1).then(pre + key.str.slice(i + 1, 1) + key.str.slice(i, 1) + key.str.slice(i + 2)))
+        for d in "0123456789":
+            exprs.append(pl.when(length > i).then(pre + pl.lit(d) + after))  # replaced
+            exprs.append(pl.when(length >= i).then(pre + pl.lit(d) + rest))  # added
+        part = keys.select("key", pl.concat_list(exprs).alias("variant")).explode("variant").drop_nulls("variant")
+        parts.append(part)
+    return pl.concat(parts).unique()
 
 
 def amount_only_candidates(txns: pl.DataFrame, invoices: pl.DataFrame, limit: int) -> pl.DataFrame:
