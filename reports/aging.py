@@ -31,6 +31,7 @@ from reports.data import (
     end_of_day,
     money,
     pending_allocation_ids,
+    snapshot,
     unapplied_at,
     zone,
 )
@@ -127,7 +128,7 @@ def aging(
     tz = zone(rules.get("reports.timezone"))
     at = end_of_day(as_of, tz)
     now = now or datetime.now(UTC)
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         figures = aging_figures(conn, as_of, at)
     data = {"report": "aging", "generated_at": now, **figures}
     return Report(

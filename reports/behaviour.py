@@ -41,6 +41,7 @@ from reports.data import (
     invoice_settlements,
     money,
     pending_allocation_ids,
+    snapshot,
     unapplied_at,
     zone,
 )
@@ -82,7 +83,7 @@ def behaviour(
     dso_days = int(rules.get("reports.dso_days", 90) or 90)
     lookback = int(rules.get("reports.behaviour_lookback_days", 365) or 365)
     at = end_of_day(as_of, tz)
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         pending = pending_allocation_ids(conn)
         inv = invoice_settlements(conn, {"at": at}, pending=pending, issued_by=as_of)
         paid = _paid_dates(conn, at, pending)

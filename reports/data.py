@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -39,6 +41,7 @@ import polars as pl
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Engine,
     Select,
     String,
     Subquery,
@@ -73,6 +76,33 @@ ZERO = Decimal("0")
 
 class ReportError(Exception):
     """A report cannot be made as asked (a bad period, an unknown customer); the message is for the user."""
+
+
+# --- one consistent view ------------------------------------------------------------------------------
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection that sees one state of the books for the whole report.
+
+    A report runs a dozen queries; a match run committing between two of them
+    must not make one payment count in two classes.  PostgreSQL: one
+    REPEATABLE READ transaction.  SQLite: one read transaction (in WAL mode a
+    reader keeps the snapshot it started with).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin() as txn:
+            try:
+                yield conn
+            finally:
+                txn.rollback()  # nothing to keep: a report writes nothing
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.exec_driver_sql("ROLLBACK")
 
 
 # --- periods and moments ---------------------------------------------------------------------------
@@ -296,8 +326,10 @@ def queued_transactions(at: datetime, txn_filter: Select[Any]) -> Subquery:
     )
 
 
-# Audit entries that record a transaction's state in ``after`` (see ledger/posting.py).
+# Audit entries that record a transaction's state in ``after`` (see ledger/posting.py), and the
+# actions that set a transaction aside (``ignore``: a rule; ``dismiss``: a person).
 _STATE_ENTITIES = ("transaction", "queue_item")
+IGNORE_ACTIONS = ("ignore", "dismiss")
 
 
 def _state_status() -> ColumnElement[str]:
@@ -376,7 +408,16 @@ def classified_transactions(txn_filter: Select[Any], at: datetime, pending: Pend
     alloc = allocations_by_transaction(at, txn_filter, pending)
     unap = unapplied_by_transaction(at, txn_filter)
     queued = queued_transactions(at, txn_filter)
-    state = state_at(at, txn_filter)
+    # Only a transaction that is set aside now, or ever was by a decision, can have been set aside at
+    # ``at``: reading the decisions' recorded state (JSON) of those few is much cheaper than of all.
+    maybe_ignored = select(t.id).where(
+        t.id.in_(txn_filter),
+        or_(
+            t.status == _text("ignored"),
+            t.id.in_(select(AuditEntry.transaction_id).where(AuditEntry.action.in_(IGNORE_ACTIONS))),
+        ),
+    )
+    state = state_at(at, maybe_ignored)
     ignored = or_(
         state.c.state == _text("ignored"),
         and_(state.c.transaction_id.is_(None), t.status == _text("ignored")),

@@ -72,6 +72,7 @@ from reports.data import (
     period_cutoff,
     previous_period,
     queue_summary,
+    snapshot,
     statements_of,
     unapplied_at,
     window_filter,
@@ -264,7 +265,7 @@ def month_end(
     if accounts:
         # as the importer stores them: no spaces, upper case
         accounts = [compact_account(a) or a for a in accounts]
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         accs = bank_accounts(conn, accounts)
         if accounts:
             unknown = sorted(set(accounts) - {a[1] for a in accs})

@@ -34,6 +34,7 @@ from reports.data import (
     money,
     open_items_at,
     pending_allocation_ids,
+    snapshot,
     unapplied_at,
     zone,
 )
@@ -78,7 +79,7 @@ def reminders(
     if window < 1:
         raise ReportError("--days: expected 1 or more")
     at = end_of_day(as_of, tz)
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         pending = pending_allocation_ids(conn)
         items = open_items_at(conn, as_of, at, pending)
         unapplied = unapplied_at(conn, at, pending)

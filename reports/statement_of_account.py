@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, select
 
 from ledger.models import Allocation, BankTransaction, Customer, Invoice, UnappliedCash
 from reports.base import Column, Kpi, Report, Section, Table, fmt_money
-from reports.data import ZERO, Period, ReportError, cents_of, money, zone
+from reports.data import ZERO, Period, ReportError, cents_of, money, snapshot, zone
 from rules import Rules, load_rules
 
 ADJUSTMENT_LABELS = {"discount": "Early-payment discount", "bank-charges": "Bank charges", "write-off": "Written off"}
@@ -48,7 +48,7 @@ def statement_of_account(
     rules = rules or load_rules()
     tz = zone(rules.get("reports.timezone"))
     now = now or datetime.now(UTC)
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         cust = conn.execute(
             select(Customer.customer_id, Customer.name, Customer.email, Customer.phone).where(
                 Customer.customer_id == customer_id
