@@ -244,3 +244,17 @@ def test_an_account_without_balances_has_no_difference(engine: Engine, clock: Cl
     assert acc["reconciliation"]["difference"] is None
     assert acc["bank"]["statements_without_balances"] == ["stmt-1.sta"]
     assert lines_of(acc["reconciliation"])["unclassified"] == (1, D("10.00"))
+
+
+def test_a_set_aside_undone_later_still_counts_as_set_aside_at_the_cutoff(
+    engine: Engine, october: dict[str, int], clock: Clock
+) -> None:
+    """T5 (interest, set aside on 22 Oct) is taken back into the queue on 10 Nov."""
+    Books(engine, clock).unmatch(date(2026, 11, 10), october["T5"])
+    oct_rec = month_end(engine, OCT).data["accounts"][0]
+    assert lines_of(oct_rec["reconciliation"])["set_aside"] == (1, D("120.00"))
+    assert oct_rec["set_aside_by_reason"] == [{"reason": "interest", "count": 1, "amount": D("120.00")}]
+    later = month_end(engine, OCT, as_at=datetime(2026, 11, 11, tzinfo=UTC)).data["accounts"][0]["reconciliation"]
+    assert lines_of(later)["set_aside"] == (0, D("0.00"))
+    assert lines_of(later)["queue"] == (3, D("620.00"))  # T4 400 + T7 100 (undone 3 Nov) + T5 120
+    assert later["difference"] == D("0.00")
