@@ -156,14 +156,18 @@ def bulk_write(
     update: Sequence[str] = (),
     json_columns: Sequence[str] = (),
     converted: bool = False,
-) -> None:
+) -> int:
     """INSERT many rows through the driver's ``executemany`` (SQLite and PostgreSQL).
 
     SQLAlchemy's per-row parameter processing costs more than the insert itself on
     large imports and loads; this writes the same stored values (dates ISO on SQLite,
-    Decimals as exact text, JSON as text).  With ``conflict_key`` it is an upsert that
-    updates ``update`` columns.  ``converted=True`` says the rows already hold driver
-    values.  Runs inside the caller's transaction.
+    Decimals as exact text, JSON as text).  With ``conflict_key`` (one or more
+    comma-separated columns of a unique constraint) it is an upsert that updates
+    ``update`` columns, or skips the row when ``update`` is empty.  ``converted=True``
+    says the rows already hold driver values.  Runs inside the caller's transaction.
+
+    Returns the number of rows the database reports as written (inserted or
+    updated); a row skipped by the conflict clause does not count.
     """
     sqlite = connection.dialect.name == "sqlite"
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
@@ -175,14 +179,18 @@ def bulk_write(
     if not converted:
         rows = ([driver_value(v, sqlite) for v in row] for row in rows)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    written = 0
     try:
         batch: list[Sequence[object]] = []
         for row in rows:
             batch.append(row)
             if len(batch) >= 20_000:
                 cursor.executemany(sql, batch)
+                written += max(cursor.rowcount, 0)
                 batch = []
         if batch:
             cursor.executemany(sql, batch)
+            written += max(cursor.rowcount, 0)
     finally:
         cursor.close()
+    return written
