@@ -362,6 +362,9 @@ class _Reader:
     def __init__(self, events: Iterator[tuple[str, etree._Element]], where: str = "") -> None:
         self._events = events
         self._where = where
+        # GrpHdr's MsgId and CreDtTm, read with the first statement: releasing a statement
+        # frees the elements before it, so the second statement would no longer find them.
+        self._group: tuple[str | None, str | None] | None = None
 
     def _located(self, exc: BaseException) -> ParseError:
         """Every failure as one ParseError, naming the archive member where there is one.
@@ -473,10 +476,10 @@ class _Reader:
         if account is None:
             raise ParseError(f"{_local(stmt_el.tag)} has no account; expected Acct/Id/IBAN or Acct/Id/Othr/Id",
                              stmt_el.sourceline)
+        message_id, message_created = self._group_header(stmt_el)
         if ident is None:
-            ident = self._message_id_of(stmt_el)
-        message = stmt_el.getparent()
-        for candidate in (created, period_end, _text(message, "GrpHdr", "CreDtTm") if message is not None else None):
+            ident = message_id
+        for candidate in (created, period_end, message_created):
             if candidate:
                 try:
                     state.fallback_date = date.fromisoformat(candidate[:10])
@@ -490,9 +493,13 @@ class _Reader:
         self._apply_balances(statement, balances, kind)
         return statement, state
 
-    def _message_id_of(self, stmt_el: etree._Element) -> str | None:
-        message = stmt_el.getparent()
-        return _text(message, "GrpHdr", "MsgId") if message is not None else None
+    def _group_header(self, stmt_el: etree._Element) -> tuple[str | None, str | None]:
+        """The message's ``GrpHdr/MsgId`` and ``GrpHdr/CreDtTm`` (the same for every statement in it)."""
+        if self._group is None:
+            message = stmt_el.getparent()
+            header = _find(message, "GrpHdr") if message is not None else None
+            self._group = (_text(header, "MsgId"), _text(header, "CreDtTm"))
+        return self._group
 
     def _balance(self, bal: etree._Element) -> tuple[str, Balance]:
         code = _text(bal, "Tp", "CdOrPrtry", "Cd") or _text(bal, "Tp", "CdOrPrtry", "Prtry") or ""
