@@ -57,7 +57,8 @@ def match_with_progress(engine, rules, actor: str) -> MatchSummary:  # type: ign
               help="A rules file overriding the defaults (rules/default.toml) key by key.")
 @db_option
 @format_option("table", "json")
-@click.option("--user", default=None, help="Who runs the match (recorded on the job run; decisions say 'recon').")
+@click.option("--user", default=None,
+              help="Accepted like on other commands; automatic decisions are always recorded as 'recon'.")
 @click.option("--wait", type=float, default=0, show_default=True, metavar="SECONDS",
               help="Wait this long for another recon job (import, match, daily) to finish.")
 @click.pass_context
