@@ -79,6 +79,10 @@ _AMOUNT_RE = re.compile(r"\d{1,18}(?:\.\d{1,18})?\Z")
 _CENT = Decimal("0.01")
 _BOOKED = frozenset({"BOOK"})
 _NO_ID = frozenset({"NOTPROVIDED", "NONREF", ""})
+_FAMILY_CODES = frozenset({"Cd", "SubFmlyCd"})
+_ID_CHOICES = frozenset({"IBAN", "BBAN", "UPIC"})
+_ID_NESTED = frozenset({"Othr", "PrtryAcct"})
+_BIC_NAMES = frozenset({"BICFI", "BIC"})
 _DOCTYPE_MESSAGE = "DOCTYPE/entity declarations are not allowed in camt files"
 
 # Tag -> local name.  Bounded so that a hostile file with a new namespace on
@@ -97,11 +101,13 @@ def _local(tag: object) -> str | None:
 
 
 def _find(el: etree._Element | None, *path: str) -> etree._Element | None:
+    local = _LOCAL
     for name in path:
         if el is None:
             return None
         for child in el:
-            if (_LOCAL.get(child.tag) or _local(child.tag)) == name:
+            tag = child.tag
+            if (local.get(tag) or _local(tag)) == name:
                 el = child
                 break
         else:
@@ -155,6 +161,12 @@ def _date(el: etree._Element | None, what: str) -> date | None:
 
 
 def _sign(el: etree._Element | None, what: str, line: int | None) -> int:
+    if el is not None:
+        indicator = el.text
+        if indicator == "CRDT":
+            return 1
+        if indicator == "DBIT":
+            return -1
     indicator = _text(el)
     if indicator == "CRDT":
         return 1
@@ -167,21 +179,29 @@ def _bank_code(btc: etree._Element | None) -> str | None:
     """``Domn/Cd-Fmly/Cd-Fmly/SubFmlyCd`` (e.g. ``PMNT-RCDT-ESCT``), else ``Prtry/Cd``."""
     if btc is None:
         return None
+    local = _LOCAL
     parts: list[str] = []
     proprietary = None
     for part in btc:
-        name = _LOCAL.get(part.tag) or _local(part.tag)
+        tag = part.tag
+        name = local.get(tag) or _local(tag)
         if name == "Domn":
             for item in part:
-                item_name = _LOCAL.get(item.tag) or _local(item.tag)
+                tag = item.tag
+                item_name = local.get(tag) or _local(tag)
                 if item_name == "Cd":
                     parts.insert(0, _clean(item.text) or "")
                 elif item_name == "Fmly":
                     for code in item:
-                        if code.text and (_LOCAL.get(code.tag) or _local(code.tag)) in ("Cd", "SubFmlyCd"):
-                            parts.append(code.text.strip())
+                        text = code.text
+                        if text:
+                            tag = code.tag
+                            if (local.get(tag) or _local(tag)) in _FAMILY_CODES:
+                                parts.append(text.strip())
         elif name == "Prtry" and proprietary is None:
             proprietary = _text(part, "Cd")
+    if len(parts) == 3 and parts[0] and parts[1] and parts[2]:
+        return f"{parts[0]}-{parts[1]}-{parts[2]}"
     code = "-".join(p for p in parts if p)
     return code or proprietary
 
@@ -190,15 +210,19 @@ def _party_name(party: etree._Element | None) -> str | None:
     """``Nm`` (.02-.07), ``Pty/Nm`` (.08+), or an agent's name (.08+ ``Agt``)."""
     if party is None:
         return None
+    local = _LOCAL
     for child in party:
-        name = _LOCAL.get(child.tag) or _local(child.tag)
+        tag = child.tag
+        name = local.get(tag) or _local(tag)
         if name == "Nm":
             return _clean(child.text)
         if name == "Pty":
             # Nm is the first element of a party in every version; look further only if it is not.
-            first = child[0] if len(child) else None
-            if first is not None and (_LOCAL.get(first.tag) or _local(first.tag)) == "Nm":
-                return _clean(first.text)
+            for first in child:
+                tag = first.tag
+                if (local.get(tag) or _local(tag)) == "Nm":
+                    return _clean(first.text)
+                break
             return _text(child, "Nm")
         if name == "Agt":
             return _text(child, "FinInstnId", "Nm")
@@ -212,11 +236,13 @@ def _account_id(acct: etree._Element | None) -> str | None:
     ident = _find(acct, "Id")
     if ident is None:
         return None
+    local = _LOCAL
     for choice in ident:
-        name = _LOCAL.get(choice.tag) or _local(choice.tag)
-        if name in ("IBAN", "BBAN", "UPIC"):
+        tag = choice.tag
+        name = local.get(tag) or _local(tag)
+        if name in _ID_CHOICES:
             return _clean(choice.text)
-        if name in ("Othr", "PrtryAcct"):
+        if name in _ID_NESTED:
             return _text(choice, "Id")
     return None
 
@@ -226,8 +252,10 @@ def _bic(agent: etree._Element | None) -> str | None:
     inst = _find(agent, "FinInstnId")
     if inst is None:
         return None
+    local = _LOCAL
     for child in inst:
-        if (_LOCAL.get(child.tag) or _local(child.tag)) in ("BICFI", "BIC"):
+        tag = child.tag
+        if (local.get(tag) or _local(tag)) in _BIC_NAMES:
             return _clean(child.text)
     return None
 
@@ -239,38 +267,42 @@ class _Tx:
                  "bank_code", "addtl")
 
     def __init__(self, tx: etree._Element) -> None:
-        self.sign = 0
-        self.e2e = self.acct_ref = self.parties = self.agents = self.bank_code = self.addtl = None
+        sign = 0
+        e2e = acct_ref = parties = agents = bank_code = addtl = amt = amt_details = None
         self.remittance: list[str] = []
         self.refs: list[str] = []
-        self.amt = self.amt_details = None
         local = _LOCAL
         for child in tx:
-            name = local.get(child.tag) or _local(child.tag)
-            if name == "Refs":
+            tag = child.tag
+            name = local.get(tag) or _local(tag)
+            if name == "RltdPties":
+                parties = child
+            elif name == "Refs":
                 for ref in child:
-                    ref_name = local.get(ref.tag) or _local(ref.tag)
+                    tag = ref.tag
+                    ref_name = local.get(tag) or _local(tag)
                     if ref_name == "EndToEndId":
                         e2e = _clean(ref.text)
-                        self.e2e = None if e2e is None or e2e.upper() in _NO_ID else e2e
+                        if e2e is not None and e2e.upper() in _NO_ID:
+                            e2e = None
                     elif ref_name == "AcctSvcrRef":
-                        self.acct_ref = _clean(ref.text)
-            elif name == "RltdPties":
-                self.parties = child
+                        acct_ref = _clean(ref.text)
             elif name == "RmtInf":
                 self._remittance(child)
-            elif name == "Amt":
-                self.amt = child
-            elif name == "AmtDtls":
-                self.amt_details = child
-            elif name == "CdtDbtInd":
-                self.sign = _sign(child, "TxDtls", child.sourceline)
             elif name == "RltdAgts":
-                self.agents = child
+                agents = child
+            elif name == "AmtDtls":
+                amt_details = child
+            elif name == "Amt":
+                amt = child
+            elif name == "CdtDbtInd":
+                sign = _sign(child, "TxDtls", child.sourceline)
             elif name == "BkTxCd":
-                self.bank_code = _bank_code(child)
+                bank_code = _bank_code(child)
             elif name == "AddtlTxInf":
-                self.addtl = _clean(child.text)
+                addtl = _clean(child.text)
+        self.sign, self.e2e, self.acct_ref, self.parties, self.agents = sign, e2e, acct_ref, parties, agents
+        self.bank_code, self.addtl, self.amt, self.amt_details = bank_code, addtl, amt, amt_details
 
     def amount(self) -> tuple[Decimal | None, str | None]:
         """The transaction's own amount and currency: ``Amt``, else ``AmtDtls/TxAmt/Amt`` (only batches need it)."""
@@ -281,8 +313,10 @@ class _Tx:
 
     def _remittance(self, rmt: etree._Element) -> None:
         texts = self.remittance
+        local = _LOCAL
         for part in rmt:
-            name = _LOCAL.get(part.tag) or _local(part.tag)
+            tag = part.tag
+            name = local.get(tag) or _local(tag)
             if name == "Ustrd":
                 text = _clean(part.text)
                 if text:
@@ -557,20 +591,24 @@ class _Reader:
         txs: list[etree._Element] = []
         local = _LOCAL
         for child in ntry:
-            name = local.get(child.tag) or _local(child.tag)
+            tag = child.tag
+            name = local.get(tag) or _local(tag)
             if name == "NtryDtls":
                 for tx in child:
-                    if (local.get(tx.tag) or _local(tx.tag)) == "TxDtls":
+                    tag = tx.tag
+                    if (local.get(tag) or _local(tag)) == "TxDtls":
                         txs.append(tx)
             elif name == "Amt":
                 amt = child
             elif name == "CdtDbtInd":
                 cdi = child
             elif name == "Sts":
-                status = (_text(child) or _text(child, "Cd") or _text(child, "Prtry") or "").upper()
-                if status and status not in _BOOKED:
-                    state.skipped[status] = state.skipped.get(status, 0) + 1
-                    return []
+                status = child.text
+                if status != "BOOK":
+                    status = (_clean(status) or _text(child, "Cd") or _text(child, "Prtry") or "").upper()
+                    if status and status not in _BOOKED:
+                        state.skipped[status] = state.skipped.get(status, 0) + 1
+                        return []
             elif name == "BookgDt":
                 booking_el = child
             elif name == "ValDt":
@@ -657,6 +695,10 @@ class _Reader:
         return line
 
 
+_ACCT_ROLE = {"Dbtr": "DbtrAcct", "Cdtr": "CdtrAcct"}
+_AGENT_ROLE = {"Dbtr": "DbtrAgt", "Cdtr": "CdtrAgt"}
+
+
 class _Entry:
     """The entry-level facts every line of one ``Ntry`` shares."""
 
@@ -687,26 +729,28 @@ class _Entry:
             debtor_side = (amount >= 0) != self.reversal
             parties = tx.parties
             if parties is not None:
-                roles: dict[str, etree._Element] = {}
+                roles: dict[str | None, etree._Element] = {}
+                local = _LOCAL
                 for party in parties:
-                    role = _LOCAL.get(party.tag) or _local(party.tag)
+                    tag = party.tag
+                    role = local.get(tag) or _local(tag)
                     if role not in roles:
                         roles[role] = party
                 side, other = ("Dbtr", "Cdtr") if debtor_side else ("Cdtr", "Dbtr")
-                name, account = _party_name(roles.get(side)), _account_id(roles.get(side + "Acct"))
+                name, account = _party_name(roles.get(side)), _account_id(roles.get(_ACCT_ROLE[side]))
                 if name is None and account is None and self.reversal:
                     # Banks disagree on which party a reversal names; when only the other one is
                     # there, take it unless it is this very account.  (Not for ordinary entries:
                     # there the other party is the account holder, and a wrong payer is worse
                     # than none.)
-                    other_account = _account_id(roles.get(other + "Acct"))
+                    other_account = _account_id(roles.get(_ACCT_ROLE[other]))
                     if other_account is None or other_account != self.own_account:
                         name, account = _party_name(roles.get(other)), other_account
                         if name is not None or account is not None:
                             side = other
                 ultimate = _party_name(roles.get("UltmtDbtr"))
                 if tx.agents is not None:
-                    bic = _bic(_find(tx.agents, side + "Agt"))
+                    bic = _bic(_find(tx.agents, _AGENT_ROLE[side]))
             elif tx.agents is not None:
                 bic = _bic(_find(tx.agents, "DbtrAgt" if debtor_side else "CdtrAgt"))
             e2e, tx_ref, tx_code = tx.e2e, tx.acct_ref, tx.bank_code
@@ -739,16 +783,24 @@ _BLANKS_RE = re.compile(r">\s+<")
 _XMLNS_RE = re.compile(r'\s+xmlns(?::[\w.-]+)?="[^"]*"')
 
 
+_HEADS: dict[str, str] = {}
+
+
 def _raw(ntry: etree._Element) -> str:
     """The entry as compact XML text: no indentation, no namespace declarations, at most RAW_LIMIT chars."""
     raw = etree.tostring(ntry, encoding="unicode", with_tail=False)
     head_end = raw.find(">")
-    head, body = raw[:head_end], raw[head_end:]
+    head = raw[:head_end]
     if "xmlns" in head:
-        head = _XMLNS_RE.sub("", head)
-    if ">\n" in body or "> " in body or ">\t" in body or ">\r" in body:
-        body = _BLANKS_RE.sub("><", body)
-    return (head + body)[:RAW_LIMIT]
+        clean = _HEADS.get(head)
+        if clean is None:
+            clean = _XMLNS_RE.sub("", head)
+            if len(_HEADS) < 64:
+                _HEADS[head] = clean
+        raw = clean + raw[head_end:]
+    if ">\n" in raw or "> " in raw or ">\t" in raw or ">\r" in raw:
+        raw = _BLANKS_RE.sub("><", raw)
+    return raw[:RAW_LIMIT]
 
 
 def _release(el: etree._Element) -> None:
@@ -851,8 +903,73 @@ def _read_document(opener: Callable[[], IO[bytes]], where: str) -> Iterator[Stat
         # lxml keeps earlier parses' errors in a per-thread log; start clean so that an error
         # reported for this file is this file's.
         etree.clear_error_log()
-        events = etree.iterparse(fh, events=("end",), tag=_TAGS, **_PARSER_OPTIONS)
+        events = etree.iterparse(_UnqualifiedRoot(fh), events=("end",), tag=_TAGS, **_PARSER_OPTIONS)
         yield from _Reader(iter(events), where).statements()
+
+
+_ROOT_TAG_RE = re.compile(rb"""<[^\s<>/?!]+(?:\s+[^\s=<>/]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
+_DEFAULT_NS_RE = re.compile(rb"(\s)xmlns(\s*=)")
+
+
+class _UnqualifiedRoot:
+    """The document with its root's default namespace declaration renamed to an unused prefix.
+
+    Elements are matched on local names anyway (see the module docstring), and an
+    element without a namespace costs lxml much less: its ``tag`` is the plain
+    name instead of ``{urn:iso:std:iso:20022:tech:xsd:camt.053.001.08}Amt`` built
+    anew on every access, and an entry's raw XML carries no declaration to strip.
+    Only bytes inside the root's start tag change (no line break is added or
+    removed, so every line number lxml reports stays right); a document in
+    UTF-16, with a prefixed root, or whose root tag is not found in the first
+    chunk is passed on untouched.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self._head: bytes | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        """What lxml asks for; the first call reads up to the end of the root's start tag."""
+        if self._head is None:
+            self._head = self._rewrite(self._fh.read(max(size, 1 << 16)))
+        if self._head:
+            n = len(self._head) if size is None or size < 0 else size
+            chunk, self._head = self._head[:n], self._head[n:]
+            return chunk
+        return self._fh.read(size)
+
+    @staticmethod
+    def _rewrite(data: bytes) -> bytes:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
+            return data  # UTF-16: not ASCII-compatible bytes
+        start = _root_offset(data.decode("latin-1"))
+        if start is None:
+            return data
+        match = _ROOT_TAG_RE.match(data, start)
+        if match is None or b"xmlns" not in match.group():
+            return data
+        tag = _DEFAULT_NS_RE.sub(rb"\1xmlns:recon-default\2", match.group())
+        return data[: match.start()] + tag + data[match.end():]
+
+
+def _root_offset(text: str) -> int | None:
+    """Where the root element's ``<`` is, after the XML declaration, comments and PIs (None: not found)."""
+    i = 3 if text.startswith("\xef\xbb\xbf") else 0
+    n = len(text)
+    while i < n:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if text.startswith("<?", i):
+            end = text.find("?>", i + 2)
+            i = end + 2 if end >= 0 else n
+        elif text.startswith("<!--", i):
+            end = text.find("-->", i + 4)
+            i = end + 3 if end >= 0 else n
+        elif text.startswith("<", i) and not text.startswith("<!", i):
+            return i
+        else:
+            return None
+    return None
 
 
 def _looks_like_camt(head: bytes) -> bool:
