@@ -216,6 +216,7 @@ def write_chunk(
     txn_updates: list[dict[str, Any]] = []
 
     for d in decisions:
+        settled = ZERO
         txn = d.txn
         if txn.status != "new":
             raise PostingError(f"transaction {txn.id} is {txn.status}, not new")
@@ -317,6 +318,7 @@ def write_chunk(
                 row["_cash"] = len(cash_rows) - 1
                 audit_rows.append(row)
             txn.customer_id = payer or txn.customer_id
+            settled = money(allocated + unapplied)  # a new transaction had nothing settled before
             if pending:
                 txn.status = "queued"
                 queue_rows.append({
@@ -335,7 +337,7 @@ def write_chunk(
                                      "transaction", str(txn.id), before_txn, txn.state(), None, job_run_id))
         txn_updates.append({
             "b_id": txn.id, "b_status": txn.status, "b_customer_id": txn.customer_id,
-            "b_ignore_reason": txn.ignore_reason,
+            "b_ignore_reason": txn.ignore_reason, "b_settled": settled,
         })
 
     # --- write ----------------------------------------------------------------------------------
@@ -432,22 +434,24 @@ class _Writer:
 
     def update_transactions(self, rows: list[dict[str, Any]]) -> int:
         """Set status, payer and ignore reason of transactions still ``new``; returns how many changed."""
-        data = [(r["b_status"], r["b_customer_id"], r["b_ignore_reason"], r["b_id"]) for r in rows]
+        data = [(r["b_status"], r["b_customer_id"], r["b_ignore_reason"], r["b_settled"], r["b_id"]) for r in rows]
         if self.pg:
             self.conn.exec_driver_sql(
-                "CREATE TEMP TABLE recon_txn_update (status text, customer_id text, ignore_reason text, id bigint) "
-                "ON COMMIT DROP"
+                "CREATE TEMP TABLE recon_txn_update (status text, customer_id text, ignore_reason text, "
+                "settled_amount numeric(18, 2), id bigint) ON COMMIT DROP"
             )
             self._copy("recon_txn_update", data)
             res = self.conn.exec_driver_sql(
                 "UPDATE bank_transactions b SET status = u.status, customer_id = u.customer_id, "
-                "ignore_reason = u.ignore_reason FROM recon_txn_update u WHERE b.id = u.id AND b.status = 'new'"
+                "ignore_reason = u.ignore_reason, settled_amount = u.settled_amount "
+                "FROM recon_txn_update u WHERE b.id = u.id AND b.status = 'new'"
             )
             self.conn.exec_driver_sql("DROP TABLE recon_txn_update")
             return res.rowcount
         res = self.conn.exec_driver_sql(
-            "UPDATE bank_transactions SET status = ?, customer_id = ?, ignore_reason = ? WHERE id = ? AND status = 'new'",
-            data,
+            "UPDATE bank_transactions SET status = ?, customer_id = ?, ignore_reason = ?, settled_amount = ? "
+            "WHERE id = ? AND status = 'new'",
+            [(a, b, c, str(d), e) for a, b, c, d, e in data],
         )
         return res.rowcount
 

@@ -205,14 +205,16 @@ def lock_transaction(session: Session, txn: BankTransaction) -> None:
             .values(status=BankTransaction.status)
             .execution_options(synchronize_session=False)
         )
-    query = select(BankTransaction.status, BankTransaction.customer_id, BankTransaction.ignore_reason).where(
-        BankTransaction.id == txn.id
-    )
+    query = select(
+        BankTransaction.status, BankTransaction.customer_id, BankTransaction.ignore_reason,
+        BankTransaction.settled_amount,
+    ).where(BankTransaction.id == txn.id)
     if dialect == "postgresql":
         query = query.with_for_update()
     fresh = session.execute(query).one()
     # adopt what the database holds without marking the object dirty
     set_committed_value(txn, "status", fresh.status)
+    set_committed_value(txn, "settled_amount", fresh.settled_amount)
     set_committed_value(txn, "customer_id", fresh.customer_id)
     set_committed_value(txn, "ignore_reason", fresh.ignore_reason)
 
@@ -396,6 +398,7 @@ def post(
             job_run_id=job_run_id,
         )
     txn.customer_id = payer or txn.customer_id
+    txn.settled_amount = money((txn.settled_amount or ZERO) + allocated + unapplied)
     if pending:
         txn.status = "queued"
         item = open_queue_item(session, txn.id)
@@ -509,12 +512,14 @@ def unmatch(session: Session, txn: BankTransaction, *, actor: str, note: str | N
         alloc.status = "reversed"
         alloc.reversed_by = actor
         alloc.reversed_at = now
+        txn.settled_amount = money(txn.settled_amount - alloc.amount)
         audit(
             session, actor, "unmatch", transaction_id=txn.id, invoice_id=inv.invoice_id, entity="allocation",
             entity_id=alloc.id, before=before, after=invoice_state(inv),
             detail={"amount": alloc.amount, "adjustment_amount": alloc.adjustment_amount, "note": note},
         )
     for c in cash:
+        txn.settled_amount = money(txn.settled_amount - c.amount)
         c.status = "reversed"
         c.reversed_by = actor
         c.reversed_at = now

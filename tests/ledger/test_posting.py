@@ -308,3 +308,22 @@ def test_learning_remembers_the_payer_account_and_name_once(engine: Engine, book
 def transaction_amount(engine: Engine, txn_id: int) -> str:
     with transaction(engine) as s:
         return str(s.get(BankTransaction, txn_id).amount)
+
+
+
+def _settled(engine: Engine, txn_id: int) -> Decimal:
+    with transaction(engine) as s:
+        return s.get(BankTransaction, txn_id).settled_amount  # type: ignore[union-attr]
+
+
+def test_settled_amount_follows_postings_and_the_schema_refuses_over_settlement(engine: Engine, books: Books) -> None:
+    """settled_amount = live allocations' cash + open unapplied cash; the database refuses more than the payment."""
+    t = books.transaction("130.00")
+    _post(engine, t, [AllocationLine("INV-1", D("100.00"))], remainder="unapplied")
+    assert _settled(engine, t) == D("130.00")  # 100 applied + 30 unapplied
+    with transaction(engine) as s:
+        posting.unmatch(s, s.get(BankTransaction, t), actor="bob")  # type: ignore[arg-type]
+    assert _settled(engine, t) == D("0.00")
+    # code that bypassed the posting core could still not settle a payment beyond its amount
+    with pytest.raises(IntegrityError), transaction(engine) as s:
+        s.execute(text("UPDATE bank_transactions SET settled_amount = 130.01 WHERE id = :id"), {"id": t})

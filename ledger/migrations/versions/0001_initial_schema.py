@@ -173,8 +173,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('customer_id', sa.String(length=64), nullable=True),
     sa.Column('ignore_reason', sa.String(length=100), nullable=True),
+    sa.Column('settled_amount', sa.Numeric(precision=18, scale=2), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('new', 'posted', 'queued', 'ignored')", name=op.f('ck_bank_transactions_status_known')),
+    sa.CheckConstraint("settled_amount >= 0 AND settled_amount <= CASE WHEN amount > 0 THEN amount ELSE 0 END", name=op.f('ck_bank_transactions_settled_within_amount')),
     sa.ForeignKeyConstraint(['account_id'], ['bank_accounts.id'], name=op.f('fk_bank_transactions_account_id_bank_accounts')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_bank_transactions_customer_id_customers')),
     sa.ForeignKeyConstraint(['statement_id'], ['statements.id'], name=op.f('fk_bank_transactions_statement_id_statements')),
@@ -184,7 +186,7 @@ def upgrade() -> None:
     with op.batch_alter_table('bank_transactions', schema=None) as batch_op:
         batch_op.create_index('ix_bank_transactions_bank_reference', ['bank_reference'], unique=False)
         batch_op.create_index(batch_op.f('ix_bank_transactions_booking_date'), ['booking_date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_bank_transactions_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bank_transactions_customer_id'), ['customer_id'], unique=False, sqlite_where=sa.text('customer_id IS NOT NULL'), postgresql_where=sa.text('customer_id IS NOT NULL'))
         batch_op.create_index(batch_op.f('ix_bank_transactions_statement_id'), ['statement_id'], unique=False)
         batch_op.create_index('ix_bank_transactions_status_booking', ['status', 'booking_date'], unique=False)
 
@@ -373,7 +375,7 @@ def downgrade() -> None:
     with op.batch_alter_table('bank_transactions', schema=None) as batch_op:
         batch_op.drop_index('ix_bank_transactions_status_booking')
         batch_op.drop_index(batch_op.f('ix_bank_transactions_statement_id'))
-        batch_op.drop_index(batch_op.f('ix_bank_transactions_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_bank_transactions_customer_id'), sqlite_where=sa.text('customer_id IS NOT NULL'), postgresql_where=sa.text('customer_id IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_bank_transactions_booking_date'))
         batch_op.drop_index('ix_bank_transactions_bank_reference')
 
