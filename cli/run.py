@@ -66,7 +66,7 @@ def print_daily(summary: DailySummary) -> None:
     click.echo(f"lines      {lines['new']} new, {lines['already_known']} already known")
     posted = d["posted_automatically"]
     click.echo(f"posted     {posted['transactions']} automatically "
-               f"({posted['allocations']} allocation(s)), {fmt_money(Decimal(posted['amount']))}")
+               f"({posted['allocations']} allocation(s)), {_amounts(posted)}")
 
     def by(reasons: dict[str, int]) -> str:
         return (": " + ", ".join(f"{k} {v}" for k, v in reasons.items())) if reasons else ""
@@ -74,10 +74,18 @@ def print_daily(summary: DailySummary) -> None:
     click.echo(f"queued     {d['queued']['transactions']}{by(d['queued']['by_reason'])}")
     click.echo(f"set aside  {d['set_aside']['transactions']}{by(d['set_aside']['by_reason'])}")
     q = d["queue_after_run"]
-    click.echo(f"queue      {q['open']} open, {fmt_money(Decimal(q['amount']))} in all"
+    click.echo(f"queue      {q['open']} open, {_amounts(q)} in all"
                + (" (recon queue list)" if q["open"] else ""))
     if summary.rejected:
         click.echo(f"exit status 1: {len(summary.rejected)} file(s) rejected; fix or remove them and run again")
+
+
+def _amounts(part: dict) -> str:  # type: ignore[type-arg]
+    """'1,234.50' for one currency, 'EUR 1,234.50, CNY 29,985.00' for several (never summed across currencies)."""
+    by_currency = part.get("amount_by_currency") or {}
+    if len(by_currency) > 1 or part.get("amount") is None:
+        return ", ".join(f"{c} {fmt_money(Decimal(a))}" for c, a in by_currency.items()) or "0.00"
+    return fmt_money(Decimal(part["amount"]))
 
 
 @run.command("daily", short_help="Import the inbox, match, print a summary.")

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, func, select
 from jobs.importer import FileResult, import_paths
 from jobs.lock import BATCH_LOCK, LockInfo, job_lock
 from ledger.db import transaction
-from ledger.models import BankTransaction, JobRun, QueueItem, utcnow
+from ledger.models import Allocation, BankTransaction, JobRun, QueueItem, utcnow
 from rules import Rules
 
 log = logging.getLogger("recon.daily")
@@ -72,6 +72,9 @@ class DailySummary:
     queue_open: int = 0
     queue_open_amount: Decimal = Decimal("0.00")
     queue_open_by_reason: dict[str, int] = field(default_factory=dict)
+    # amounts per currency: a total across currencies would mean nothing
+    posted_by_currency: dict[str, Decimal] = field(default_factory=dict)
+    queue_open_by_currency: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def rejected(self) -> list[FileResult]:
@@ -101,13 +104,15 @@ class DailySummary:
             "posted_automatically": {
                 "transactions": match.get("posted", 0),
                 "allocations": match.get("allocations", 0),
-                "amount": str(match.get("posted_amount", "0.00")),
+                "amount": _single(self.posted_by_currency, match.get("posted_amount", "0.00")),
+                "amount_by_currency": {c: str(a) for c, a in self.posted_by_currency.items()},
             },
             "queued": {"transactions": match.get("queued", 0), "by_reason": match.get("queued_by_reason", {})},
             "set_aside": {"transactions": match.get("ignored", 0), "by_reason": match.get("ignored_by_reason", {})},
             "queue_after_run": {
                 "open": self.queue_open,
-                "amount": str(self.queue_open_amount),
+                "amount": _single(self.queue_open_by_currency, self.queue_open_amount),
+                "amount_by_currency": {c: str(a) for c, a in self.queue_open_by_currency.items()},
                 "by_reason": self.queue_open_by_reason,
             },
             "match": match,
@@ -116,8 +121,33 @@ class DailySummary:
         }
 
 
+def _single(by_currency: dict[str, Decimal], total: Any) -> str | None:
+    """The total as a string when one currency is involved; None when several are (see ``amount_by_currency``)."""
+    return None if len(by_currency) > 1 else str(total)
+
+
+def _by_currency(rows: Any) -> dict[str, Decimal]:
+    return {(c or "?"): Decimal(str(a)).quantize(Decimal("0.01")) for c, a in sorted(rows, key=lambda r: r[0] or "")}
+
+
 def _queue_state(engine: Engine, summary: DailySummary) -> None:
     with transaction(engine) as s:
+        summary.queue_open_by_currency = _by_currency(s.execute(
+            select(BankTransaction.currency, func.coalesce(func.sum(BankTransaction.amount), 0))
+            .join(QueueItem, QueueItem.transaction_id == BankTransaction.id)
+            .where(QueueItem.status == "open")
+            .group_by(BankTransaction.currency)
+        ).all())
+        match_run = summary.match.get("job_run_id")
+        if match_run is not None:
+            posted_ids = select(Allocation.transaction_id).where(
+                Allocation.job_run_id == match_run, Allocation.automatic.is_(True), Allocation.status == "posted"
+            )
+            summary.posted_by_currency = _by_currency(s.execute(
+                select(BankTransaction.currency, func.coalesce(func.sum(BankTransaction.amount), 0))
+                .where(BankTransaction.id.in_(posted_ids), BankTransaction.status == "posted")
+                .group_by(BankTransaction.currency)
+            ).all())
         rows = s.execute(
             select(QueueItem.reason, func.count(), func.coalesce(func.sum(BankTransaction.amount), 0))
             .join(BankTransaction, BankTransaction.id == QueueItem.transaction_id)

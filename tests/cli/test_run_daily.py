@@ -52,7 +52,9 @@ def test_daily_imports_matches_and_summarises(cli_run, inbox: Path, tmp_path: Pa
     assert data["status"] == "ok" and data["job"] == "daily"
     assert data["files"] == {"total": 1, "imported": 1, "skipped": 0, "rejected": 0}
     assert data["lines"] == {"new": 6, "already_known": 0}
-    assert data["posted_automatically"] == {"transactions": 2, "allocations": 2, "amount": "1830.00"}
+    assert data["posted_automatically"] == {
+        "transactions": 2, "allocations": 2, "amount": "1830.00", "amount_by_currency": {"EUR": "1830.00"}
+    }
     assert data["queued"] == {"transactions": 3, "by_reason": {"ambiguous": 1, "amount-mismatch": 1, "unknown-payer": 1}}
     assert data["set_aside"] == {"transactions": 1, "by_reason": {"debit": 1}}
     assert data["queue_after_run"]["open"] == 3 and data["queue_after_run"]["amount"] == "3792.40"
