@@ -75,7 +75,9 @@ def test_daily_imports_matches_and_summarises(cli_run, inbox: Path, tmp_path: Pa
     day2 = json.loads(cli_run("run", "daily", "--inbox", inbox, "--format", "json").output)
     assert day2["files"] == {"total": 2, "imported": 1, "skipped": 1, "rejected": 0}
     assert day2["lines"] == {"new": 2, "already_known": 2}
-    assert day2["posted_automatically"] == {"transactions": 2, "allocations": 2, "amount": "2310.00"}
+    assert day2["posted_automatically"] == {
+        "transactions": 2, "allocations": 2, "amount": "2310.00", "amount_by_currency": {"EUR": "2310.00"}
+    }
     assert _counts(engine) == (2, 8, 4)
 
 
