@@ -317,6 +317,8 @@ def _store_lines(
     key_currency = currency or ""
     sha256 = hashlib.sha256
     cent = _CENT
+    # date.isoformat() costs more than a dict lookup, and a statement has few distinct dates.
+    iso: dict[date, str] = {}
     for chunk in _chunks(statement.lines, CHUNK):
         rows: list[tuple[Any, ...]] = []
         append = rows.append
@@ -333,9 +335,16 @@ def _store_lines(
                 first = booked
             if last is None or booked > last:
                 last = booked
-            booked_iso = booked.isoformat()
+            booked_iso = iso.get(booked)
+            if booked_iso is None:
+                booked_iso = iso[booked] = booked.isoformat()
             value_date = line.value_date
-            value_iso = value_date.isoformat() if value_date else ""
+            if value_date:
+                value_iso = iso.get(value_date)
+                if value_iso is None:
+                    value_iso = iso[value_date] = value_date.isoformat()
+            else:
+                value_iso = ""
             ref = line.bank_reference
             ref = ref.strip() if ref else ""
             name = line.counterparty_name
@@ -345,8 +354,12 @@ def _store_lines(
             e2e = line.end_to_end_id
             e2e = e2e.strip() if e2e else ""
             line_currency = line.currency
+            amount_text = str(cents)
+            # The key has the normalised amount; a two-decimal amount that is the same value and
+            # does not end in 0 is already normal (1234.56), the rest needs normalize() (1E+2).
+            key_amount = amount_text if amount_text[-1] != "0" else str(amount.normalize())
             base = sha256("\x1f".join((
-                account, booked_iso, value_iso, str(amount.normalize()), line_currency or key_currency, ref,
+                account, booked_iso, value_iso, key_amount, line_currency or key_currency, ref,
                 " ".join(name.split()) if name else "", cp_account,
                 " ".join(remittance.split()) if remittance else "", e2e,
             )).encode("utf-8")).hexdigest()
@@ -362,7 +375,7 @@ def _store_lines(
             )
             append((
                 statement_id, account_id, key, position, ref[:200] or None,
-                booked_iso if sqlite else booked, (value_iso or None) if sqlite else value_date, str(cents),
+                booked_iso if sqlite else booked, (value_iso or None) if sqlite else value_date, amount_text,
                 line_currency.upper()[:3] if line_currency else currency,
                 (name.strip()[:300] or None) if name else None, cp_account[:64] or None,
                 (bic.strip()[:16] or None) if bic else None, (ultimate.strip()[:300] or None) if ultimate else None,
