@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stdnum import iso11649
+from parsers.references import first_rf_reference
 
 __all__ = ["Details", "find_creditor_reference", "join_wrapped", "parse_details", "parse_non_swift"]
 
@@ -120,8 +120,6 @@ def _join_pieces(pieces: list[str]) -> str:
 
 # --- creditor references (ISO 11649 "RF" references) ---------------------------------
 
-_RF_COMPACT = re.compile(r"(?<![0-9A-Z])RF\d\d[0-9A-Z]{1,21}", re.IGNORECASE)
-_RF_SPACED = re.compile(r"(?<![0-9A-Z])RF\d\d(?: [0-9A-Z]{1,4})+", re.IGNORECASE)
 
 
 def find_creditor_reference(text: str | None) -> str | None:
@@ -129,26 +127,10 @@ def find_creditor_reference(text: str | None) -> str | None:
 
     >>> find_creditor_reference("Invoice RF18 5390 0754 7034 thanks")
     'RF18539007547034'
-    >>> find_creditor_reference("RF18539007547034")
-    'RF18539007547034'
     >>> find_creditor_reference("RF19539007547034") is None  # wrong check digits
     True
     """
-    if not text or ("RF" not in text and "rf" not in text and "Rf" not in text and "rF" not in text):
-        return None
-    for m in _RF_COMPACT.finditer(text):
-        ref = m.group(0).upper()
-        # the reference may run into a following word; try the longest valid prefix
-        for end in range(len(ref), 4, -1):
-            if iso11649.is_valid(ref[:end]):
-                return ref[:end]
-    for m in _RF_SPACED.finditer(text):
-        groups = m.group(0).upper().split(" ")
-        for n in range(len(groups), 1, -1):
-            ref = "".join(groups[:n])
-            if iso11649.is_valid(ref):
-                return ref
-    return None
+    return first_rf_reference(text)
 
 
 # --- German ?NN style ------------------------------------------------------------------
