@@ -355,3 +355,31 @@ def test_undeclared_entity_is_refused_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(ParseError) as err:
         read(bad)
     assert str(err.value) == "line 56: not well-formed XML: Entity 'foo' not defined"
+
+
+def test_second_notification_keeps_the_group_header(tmp_path: Path) -> None:
+    """Regression: in a camt.054 with two Ntfctn, the second one lost GrpHdr (its undated entry was refused)."""
+    def ntfctn(nid: str, dated: bool) -> str:
+        date_xml = "<BookgDt><Dt>2026-10-05</Dt></BookgDt>" if dated else ""
+        return (
+            f"<Ntfctn><Id>{nid}</Id><Acct><Id><IBAN>DE12500105170648489890</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+            f'<Ntry><Amt Ccy="EUR">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>{date_xml}'
+            f"<AcctSvcrRef>{nid}-1</AcctSvcrRef></Ntry></Ntfctn>"
+        )
+
+    doc = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.04"><BkToCstmrDbtCdtNtfctn>'
+        "<GrpHdr><MsgId>MSG-54</MsgId><CreDtTm>2026-10-06T08:00:00</CreDtTm></GrpHdr>"
+        + ntfctn("N1", dated=True) + ntfctn("N2", dated=False)
+        + "</BkToCstmrDbtCdtNtfctn></Document>"
+    )
+    path = tmp_path / "two.xml"
+    path.write_text(doc, encoding="utf-8")
+    statements = read(path)
+    assert len(statements) == 2
+    (_, first), (_, second) = statements
+    assert first[0].booking_date == date(2026, 10, 5)
+    # the undated entry of the second notification takes the message's creation date, as the first would
+    assert second[0].booking_date == date(2026, 10, 6)
+    assert second[0].amount == Decimal("10.00")
