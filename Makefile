@@ -27,7 +27,7 @@ demo: $(BIN)/recon
 	@echo "== the exception queue"
 	$(RECON) --db $(DEMODB) queue list
 	@echo "== reports"
-	$(RECON) --db $(DEMODB) report aging --as-of 2026-10-31
+	$(RECON) --db $(DEMODB) report aging
 	$(RECON) --db $(DEMODB) report month-end --period 2026-10 --format html --output $(DEMO)/month-end-2026-10.html
 	$(RECON) --db $(DEMODB) export allocations --format csv --output $(DEMO)/allocations.csv
 	$(RECON) --db $(DEMODB) status

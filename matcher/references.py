@@ -42,6 +42,7 @@ import re
 from stdnum import iso11649
 
 from matcher.text import REFERENCE_TOKEN, normalize_text
+from parsers.references import find_rf_references as _find_rf
 
 FORMS = ("rf", "exact", "leading-zeros", "digits-only", "typo")
 # How much a hit of each form says that the invoice is meant (1 = certain).  The
@@ -58,7 +59,6 @@ MIN_TYPO = 7  # shortest number in which one typo is looked for
 _ZEROS = re.compile(r"(^|[A-Z])0+([0-9])")
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 _LETTERS = re.compile(r"[A-Z]")
-_RF = re.compile(r"RF[0-9]{2}(?: ?[0-9A-Z]){1,21}")
 
 
 def weaker(a: str, b: str) -> str:
@@ -152,18 +152,11 @@ def text_keys(text: str | None) -> dict[str, tuple[str, str]]:
 
 
 def find_rf_references(text: str | None) -> list[str]:
-    """Valid ISO 11649 creditor references in ``text``, compact (``RF18539007547034``), in order."""
-    found: list[str] = []
-    norm = normalize_text(text)
-    for match in _RF.finditer(norm):
-        candidate = match.group(0).replace(" ", "")
-        # the regex may have run on into the next word: take the longest valid prefix
-        for end in range(len(candidate), 4, -1):
-            if iso11649.is_valid(candidate[:end]):
-                if candidate[:end] not in found:
-                    found.append(candidate[:end])
-                break
-    return found
+    """Valid ISO 11649 creditor references in ``text``, compact (``RF18539007547034``), in order.
+
+    The one finder shared with the parsers (``parsers/references.py``).
+    """
+    return _find_rf(text)
 
 
 def deletions(key: str) -> set[str]:
