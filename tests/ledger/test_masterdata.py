@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,9 +11,16 @@ from sqlalchemy import func, select
 
 from ledger.db import transaction
 from ledger.masterdata import LoadError, load_customers, load_invoices
-from ledger.models import BankAccount, BankTransaction, Customer, CustomerAccount, CustomerAlias, Invoice
+from ledger.models import (
+    BankAccount,
+    BankTransaction,
+    Customer,
+    CustomerAccount,
+    CustomerAlias,
+    Invoice,
+    StatementFile,
+)
 from ledger.models import Statement as StatementRow
-from ledger.models import StatementFile
 from ledger.posting import AllocationLine, post
 
 CUSTOMERS = (
@@ -81,7 +89,7 @@ def _payment(s, amount: str) -> BankTransaction:  # type: ignore[no-untyped-def]
     s.add(st)
     s.flush()
     txn = BankTransaction(statement_id=st.id, account_id=acc.id, line_key="k1", position=0,
-                          booking_date=__import__("datetime").date(2026, 10, 20), amount=Decimal(amount), currency="EUR")
+                          booking_date=date(2026, 10, 20), amount=Decimal(amount), currency="EUR")
     s.add(txn)
     s.flush()
     return txn
