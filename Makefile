@@ -34,6 +34,7 @@ demo: $(BIN)/recon
 	@echo "demo output in $(DEMO)/ (month-end report, allocations export, daily summary)"
 
 test: $(BIN)/recon
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(BIN)/recon
