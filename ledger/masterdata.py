@@ -26,8 +26,6 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, and_, bindparam, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.db import bulk_write, driver_value, transaction
 from ledger.models import Allocation, Customer, CustomerAccount, CustomerAlias, Invoice, JobRun, utcnow
@@ -173,16 +171,6 @@ def _dec(cents: int | None) -> Decimal | None:
     return None if cents is None else Decimal(cents).scaleb(-2)
 
 
-def _upsert(session: Any, table: Any, rows: list[dict[str, Any]], keys: Sequence[str], update: Sequence[str]) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    stmt = ins.on_conflict_do_update(index_elements=list(keys), set_={c: getattr(ins.excluded, c) for c in update})
-    for start in range(0, len(rows), CHUNK):
-        session.execute(stmt, rows[start : start + CHUNK])
-
-
 def _extra_columns(df: pl.DataFrame, known: Sequence[str]) -> list[str]:
     return [c for c in df.columns if c not in known]
 
@@ -234,7 +222,9 @@ def load_customers(engine: Engine, path: Path, actor: str = "recon") -> LoadResu
                 }
             )
         update_cols = ["name", "credit_limit", "payment_terms_days", "country", "email", "phone", "extra", "updated_at"]
-        _upsert(session, Customer.__table__, rows, ["customer_id"], update_cols)
+        cols = list(rows[0]) if rows else []
+        bulk_write(session.connection(), "customers", cols, ([r[c] for c in cols] for r in rows),
+                   conflict_key="customer_id", update=update_cols, json_columns=("extra",))
         parents = [
             {"cid": r["customer_id"], "pid": p}
             for r, p in zip(rows, df["parent_id"] if "parent_id" in df.columns else [None] * len(rows), strict=True)
