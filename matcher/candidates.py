@@ -114,7 +114,8 @@ def text_key_frame(txns: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.
             & (pl.col("key").str.count_matches("[0-9]") >= MIN_TYPO - 2)
         )
         out = out.filter(pl.col("key").is_in(known["key"].unique().implode()) | typo_candidate)
-    return out.sort("rank").group_by("txn", "key", maintain_order=True).agg(
+    # a stable sort: among keys of one rank, the first found (field order, then text order) is reported
+    return out.sort("rank", maintain_order=True).group_by("txn", "key", maintain_order=True).agg(
         pl.col("rank").first(), pl.col("found").first(), pl.col("field").first()
     ).select("txn", "field", "key", "rank", "found")
 
@@ -198,8 +199,9 @@ def reference_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame) -> pl.Da
     """Join text keys with invoice keys: ``txn, inv, form, found, field``, the best form per pair."""
     joined = text_keys.join(invoice_keys, on="key", how="inner", suffix="_inv")
     joined = joined.with_columns(pl.max_horizontal("rank", "rank_inv").alias("form_rank"))
+    # sorted in full: a join's row order is not fixed, and which text the evidence quotes must not vary
     best = (
-        joined.sort("form_rank")
+        joined.sort("form_rank", "txn", "inv", "field", "found")
         .group_by("txn", "inv", maintain_order=True)
         .agg(pl.col("form_rank").first(), pl.col("found").first(), pl.col("field").first())
     )
@@ -231,7 +233,12 @@ def typo_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame, txns_without_
     found_pairs = []
     for start in range(0, keys.height, 50_000):  # bounded memory: 22 variants per position
         found_pairs.append(_variants(keys.slice(start, 50_000)).join(ik, on="variant"))
-    pairs = pl.concat(found_pairs).join(tk.select("txn", "key", "found", "field"), on="key").unique(["txn", "inv"])
+    pairs = (
+        pl.concat(found_pairs).filter(pl.col("key") != pl.col("variant"))
+        .join(tk.select("txn", "key", "found", "field"), on="key")
+        .sort("txn", "inv", "field", "found")  # which text is quoted must not vary from run to run
+        .unique(["txn", "inv"], keep="first", maintain_order=True)
+    )
     if pairs.height == 0:
         return pl.DataFrame(schema=schema)
     rows = [
@@ -240,7 +247,7 @@ def typo_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame, txns_without_
             pairs["txn"].to_list(), pairs["inv"].to_list(), pairs["key"].to_list(), pairs["variant"].to_list(),
             pairs["found"].to_list(), pairs["field"].to_list(), strict=True,
         )
-        if k != v and within_one_edit(k, v)
+        if within_one_edit(k, v)
     ]
     return pl.DataFrame(rows, schema=schema, orient="row")
 

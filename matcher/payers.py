@@ -109,7 +109,9 @@ class NameIndex:
         if not shared:
             return None
         # the names that share the most block keys are scored; a name sharing one rare key of many is not
-        positions = sorted(shared, key=shared.__getitem__, reverse=True)[:_MAX_SCORED]
+        # (ties by position: ``shared`` was filled in the order of a set of strings, which changes with
+        # Python's hash seed from run to run, and the choice must not)
+        positions = sorted(shared, key=lambda p: (-shared[p], p))[:_MAX_SCORED]
         choices = [self.entries[p][0] for p in positions]
         scored = process.extract(core, choices, scorer=fuzz.token_sort_ratio, limit=8, score_cutoff=60)
         best: dict[str, float] = {}
@@ -118,7 +120,7 @@ class NameIndex:
             best[cust] = max(best.get(cust, 0.0), score / 100.0)
         if not best:
             return None
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         top_cust, top = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         threshold = s.fuzzy_threshold_cjk if _CJK.search(core) else s.fuzzy_threshold
