@@ -233,7 +233,7 @@ def find_facts(txns: pl.DataFrame, invoices: pl.DataFrame, customers: pl.DataFra
         hits_df = pl.concat([hits_df, typos])
     log.info("references: %d hits (%d one-typo) in %.1fs", hits_df.height, typos.height, time.monotonic() - t0)
     hits: dict[int, list[RefHit]] = {}
-    for txn, inv, form, found, fld in hits_df.sort("txn").iter_rows():
+    for txn, inv, form, found, fld in hits_df.sort("txn", "inv").iter_rows():
         hits.setdefault(txn, []).append(RefHit(inv, form, found, fld))
 
     t1 = time.monotonic()

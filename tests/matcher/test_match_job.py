@@ -48,7 +48,19 @@ def test_recon_match_posts_queues_and_sets_aside(cli_run, db_url: str, engine: E
     summary = json.loads(res.output)
     assert summary["considered"] == 10
     assert summary["posted"] == 4 and summary["ignored"] == 2
+    _assert_outcomes(engine, ids)
 
+    # the second run changes nothing
+    before = _counts(engine)
+    res = cli_run("match", "--format", "json")
+    assert json.loads(res.output)["considered"] == 0
+    assert _counts(engine) == before
+
+    res = cli_run("match")
+    assert "0 transaction(s) considered" in res.output
+
+
+def _assert_outcomes(engine: Engine, ids: dict[str, int]) -> None:
     o = outcome(engine, ids["clean"])
     assert o.status == "posted" and o.allocations[0][0] == "INV-2026-0042" and o.allocations[0][4] == "reference+amount"
     assert o.evidence["reference"] == {"found": "inv 2026/42", "in": "remittance", "match": "leading-zeros",
@@ -74,15 +86,6 @@ def test_recon_match_posts_queues_and_sets_aside(cli_run, db_url: str, engine: E
     assert o.status == "posted" and o.customer_id == "P" and o.evidence["payer"]["pays_for"] == "S"
     o = outcome(engine, ids["currency"])
     assert o.queue_reason == "currency-mismatch" and o.suggestions[0][1] == "INV-2026-0080"
-
-    # the second run changes nothing
-    before = _counts(engine)
-    res = cli_run("match", "--format", "json")
-    assert json.loads(res.output)["considered"] == 0
-    assert _counts(engine) == before
-
-    res = cli_run("match")
-    assert "0 transaction(s) considered" in res.output
 
 
 def _counts(engine: Engine) -> tuple[int, ...]:
