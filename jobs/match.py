@@ -33,8 +33,9 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import BigInteger, Engine, String, cast, func, select
+from sqlalchemy import BigInteger, Engine, String, cast, func, select, text
 
+from ledger import invoice_keys
 from ledger.bulk_posting import (
     BulkDecision,
     BulkIgnore,
@@ -49,10 +50,11 @@ from ledger.models import BankTransaction, Customer, CustomerAccount, CustomerAl
 from ledger.posting import AllocationLine, SuggestionGroup
 from matcher.candidates import (
     amount_only_candidates,
-    invoice_key_frame,
+    fold_text_keys,
+    raw_text_keys,
     reference_hits,
-    text_key_frame,
     typo_hits,
+    typo_variants,
 )
 from matcher.decision import Decision, InvoiceBook, Payer, RefHit, TxnFacts, decide, to_decimal
 from matcher.ignore import ignore_reasons
@@ -149,20 +151,42 @@ def load_transactions(engine: Engine) -> pl.DataFrame:
     return df.with_row_index("txn").with_columns(pl.col("txn").cast(pl.Int64))
 
 
-def load_invoices(engine: Engine) -> pl.DataFrame:
-    """Every invoice that is not cancelled (paid ones too: a second payment must be recognised)."""
+@dataclass
+class Relevant:
+    """The invoices a run can touch, when it is small beside the book: those its texts name, those of
+    the customers involved, and those whose open amount equals a payment without payer or reference."""
+
+    invoice_ids: list[str]
+    customers: list[str]
+    amounts: list[int]  # cents
+
+
+def load_invoices(engine: Engine, relevant: Relevant | None = None) -> pl.DataFrame:
+    """Every invoice that is not cancelled (paid ones too: a second payment must be recognised), or
+    only the ``relevant`` ones; ``inv`` = position in invoice id order (the same relative order either way)."""
     i = Invoice
     stmt = select(
         i.invoice_id, i.customer_id, i.currency, _cents(i.amount), _cents(i.open_amount),
         cast(func.round(i.discount_pct * 10000), BigInteger), cast(i.discount_until, String), cast(i.due_date, String),
         i.reference,
-    ).where(i.status != "cancelled").order_by(i.invoice_id)
+    ).where(i.status != "cancelled")
+    if relevant is not None:
+        with engine.connect() as conn:
+            parts = [
+                f"invoices.invoice_id IN {invoice_keys.json_values(conn, relevant.invoice_ids)}" if relevant.invoice_ids else None,
+                f"invoices.customer_id IN {invoice_keys.json_values(conn, relevant.customers)}" if relevant.customers else None,
+                (f"(invoices.open_amount > 0 AND CAST(round(invoices.open_amount * 100) AS BIGINT) IN "
+                 f"{invoice_keys.json_values(conn, relevant.amounts)})") if relevant.amounts else None,
+            ]
+        parts = [x for x in parts if x]
+        stmt = stmt.where(text("(" + " OR ".join(parts) + ")") if parts else text("1 = 0"))
     schema = {
         "invoice_id": pl.String, "customer_id": pl.String, "currency": pl.String, "amount_cents": pl.Int64,
         "open_cents": pl.Int64, "discount_e4": pl.Int64, "discount_until": pl.String, "due_date": pl.String,
         "reference": pl.String,
     }
-    df = _as_date(_rows_frame(engine, stmt, schema), "discount_until", "due_date")
+    # sorted here, not by the database: PostgreSQL sorts text by its collation, polars by code point
+    df = _as_date(_rows_frame(engine, stmt, schema), "discount_until", "due_date").sort("invoice_id")
     return df.with_row_index("inv").with_columns(pl.col("inv").cast(pl.Int64))
 
 
@@ -217,27 +241,54 @@ class Facts:
     amount_only: dict[int, list[int]]
 
 
-def find_facts(txns: pl.DataFrame, invoices: pl.DataFrame, customers: pl.DataFrame, aliases: pl.DataFrame,
-               accounts: pl.DataFrame, settings_book: SettingsBook) -> Facts:
-    """Run the bulk stages (references, payers, ignore rules, amount-only candidates)."""
+# A run looks up only the invoices it can touch when it has fewer transactions than this fraction
+# of the invoices (a day against a large book); otherwise it reads the whole book, which is cheaper
+# than a lookup of nearly everything.  Both give the same decisions (tests/matcher/test_determinism.py).
+RELEVANT_FRACTION = 0.1
+
+
+def find_facts(engine: Engine, txns: pl.DataFrame, customers: pl.DataFrame, aliases: pl.DataFrame,
+               accounts: pl.DataFrame, settings_book: SettingsBook, *,
+               scope: str | None = None) -> tuple[Facts, pl.DataFrame]:
+    """Run the bulk stages (references, payers, ignore rules, amount-only candidates); return the
+    facts and the invoices they refer to (``inv`` positions).
+
+    ``scope``: ``"all"`` reads every invoice, ``"relevant"`` only those the run can touch; by default
+    the cheaper one (:data:`RELEVANT_FRACTION`).
+    """
     s = settings_book.default
     t0 = time.monotonic()
-    inv_keys = invoice_key_frame(invoices.select("inv", "invoice_id", "reference"))
-    txt_keys = text_key_frame(txns.select("txn", "remittance", "creditor_reference", "end_to_end_id"), inv_keys)
-    hits_df = reference_hits(txt_keys, inv_keys)
-    without = txns.filter(
-        ~pl.col("txn").is_in(hits_df["txn"].unique().implode()) & (pl.col("amount_cents") > 0)
-    )["txn"]
-    typos = typo_hits(txt_keys, inv_keys, without)
-    if typos.height:
-        hits_df = pl.concat([hits_df, typos])
-    log.info("references: %d hits (%d one-typo) in %.1fs", hits_df.height, typos.height, time.monotonic() - t0)
-    hits: dict[int, list[RefHit]] = {}
-    for txn, inv, form, found, fld in hits_df.sort("txn", "inv").iter_rows():
-        hits.setdefault(txn, []).append(RefHit(inv, form, found, fld))
+    with engine.begin() as conn:
+        n_invoices = conn.execute(select(func.count()).select_from(Invoice).where(Invoice.status != "cancelled")).scalar_one()
+    if scope is None:
+        scope = "relevant" if txns.height < RELEVANT_FRACTION * n_invoices else "all"
+    # the name index is built (Python) while the references are looked up (polars and the database)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-match-names")
+    index_f = pool.submit(NameIndex, name_rows(customers, aliases), s)
+    try:
+        texts = txns.select("txn", "remittance", "creditor_reference", "end_to_end_id")
+        with engine.connect() as conn:
+            raw_keys = raw_text_keys(texts)
+            inv_keys = invoice_keys.lookup(conn, raw_keys["key"] if scope == "relevant" else None)
+            ik = inv_keys.select(pl.col("invoice_id").alias("inv"), "key", "rank")
+            txt_keys = fold_text_keys(raw_keys, ik)
+            hits_df = reference_hits(txt_keys, ik)
+            without = txns.filter(
+                ~pl.col("txn").is_in(hits_df["txn"].unique().implode()) & (pl.col("amount_cents") > 0)
+            )["txn"]
+            if scope == "relevant":
+                typo_keys = invoice_keys.lookup(conn, typo_variants(txt_keys, without))
+                inv_keys = pl.concat([inv_keys, typo_keys])
+                ik = typo_keys.select(pl.col("invoice_id").alias("inv"), "key", "rank")
+        typos = typo_hits(txt_keys, ik, without)
+        if typos.height:
+            hits_df = pl.concat([hits_df, typos])
+        log.info("references: %d hits (%d one-typo) in %.1fs", hits_df.height, typos.height, time.monotonic() - t0)
 
-    t1 = time.monotonic()
-    index = NameIndex(name_rows(customers, aliases), s)
+        t1 = time.monotonic()
+        index = index_f.result()
+    finally:
+        pool.shutdown(wait=True)
     payers = identify_payers(
         txns.filter(pl.col("amount_cents") > 0).select(
             "txn", "counterparty_account", "counterparty_name", "ultimate_debtor"
@@ -251,17 +302,37 @@ def find_facts(txns: pl.DataFrame, invoices: pl.DataFrame, customers: pl.DataFra
         txns.select("txn", "amount_cents", "counterparty_name", "remittance", "bank_code", "counterparty_account"),
         s.ignore_rules,
     )
+    hit_txns = hits_df["txn"].unique()
     lonely = txns.filter(
         (pl.col("amount_cents") > 0)
-        & ~pl.col("txn").is_in(list(hits.keys()))
+        & ~pl.col("txn").is_in(hit_txns.implode())
         & ~pl.col("txn").is_in(list(payers.keys()))
     )
+
+    t2 = time.monotonic()
+    relevant = None
+    if scope == "relevant":
+        named = hits_df["inv"].unique().to_list()
+        involved = set(inv_keys.filter(pl.col("invoice_id").is_in(named))["customer_id"].to_list())
+        for p in payers.values():
+            involved.update(p.customers)
+        parents = dict(customers.select("customer_id", "parent_id").iter_rows())
+        involved.update(c for c, parent in parents.items() if parent in involved)  # subsidiaries paid for
+        relevant = Relevant(sorted(named), sorted(involved), sorted(set(lonely["amount_cents"].to_list())))
+    invoices = load_invoices(engine, relevant)
+    log.info("invoices: %d of %d read in %.1fs", invoices.height, n_invoices, time.monotonic() - t2)
+
+    position = dict(zip(invoices["invoice_id"].to_list(), invoices["inv"].to_list(), strict=True))
+    hits: dict[int, list[RefHit]] = {}
+    for txn, inv, form, found, fld in hits_df.sort("txn", "inv").iter_rows():
+        hits.setdefault(txn, []).append(RefHit(position[inv], form, found, fld))
+
     amount_only: dict[int, list[int]] = {}
     if lonely.height:
         cands = amount_only_candidates(lonely, invoices, s.max_amount_only_candidates)
-        for txn, inv in cands.iter_rows():
+        for txn, inv in cands.sort("txn", "inv").iter_rows():
             amount_only.setdefault(txn, []).append(inv)
-    return Facts(hits, payers, ignore, amount_only)
+    return Facts(hits, payers, ignore, amount_only), invoices
 
 
 def _bulk_decision(d: Decision, state: TxnState, book: InvoiceBook) -> BulkDecision:
@@ -294,10 +365,10 @@ def _dec(value: int) -> Decimal:
 
 
 def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: Progress | None = None,
-              chunk_size: int = CHUNK) -> MatchSummary:
+              chunk_size: int = CHUNK, scope: str | None = None) -> MatchSummary:
     """Match every ``new`` transaction: post, queue or set aside; return what was done.
 
-    ``progress(done, total)`` is called after every chunk written.
+    ``progress(done, total)`` is called after every chunk written.  ``scope``: see :func:`find_facts`.
     """
     started = time.monotonic()
     summary = MatchSummary()
@@ -308,7 +379,7 @@ def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: P
         session.flush()
         summary.job_run_id = run.id
     try:
-        _run(engine, settings_book, actor, progress, chunk_size, summary)
+        _run(engine, settings_book, actor, progress, chunk_size, summary, scope)
     except BaseException:
         summary.seconds = time.monotonic() - started
         with transaction(engine) as session:
@@ -329,7 +400,7 @@ def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: P
 
 
 def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Progress | None, chunk_size: int,
-         summary: MatchSummary) -> None:
+         summary: MatchSummary, scope: str | None) -> None:
     t0 = time.monotonic()
     txns = load_transactions(engine)
     summary.considered = txns.height
@@ -337,10 +408,11 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
         progress(0, txns.height)
     if txns.height == 0:
         return
-    invoices = load_invoices(engine)
+    with engine.begin() as conn:  # invoices written by other means than ``recon load invoices``
+        keyed = invoice_keys.refresh(conn)
     customers, aliases, accounts = _load_master(engine)
-    log.info("snapshot: %d transactions, %d invoices in %.1fs", txns.height, invoices.height, time.monotonic() - t0)
-    facts = find_facts(txns, invoices, customers, aliases, accounts, settings_book)
+    log.info("snapshot: %d transactions (%d invoices keyed) in %.1fs", txns.height, keyed, time.monotonic() - t0)
+    facts, invoices = find_facts(engine, txns, customers, aliases, accounts, settings_book, scope=scope)
     book = build_book(invoices, customers)
     s_default = settings_book.default
     limit = None if s_default.four_eyes_limit_cents is None else _dec(s_default.four_eyes_limit_cents)

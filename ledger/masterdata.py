@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, and_, bindparam, delete, func, select
 
+from ledger import invoice_keys
 from ledger.db import bulk_write, driver_value, transaction
 from ledger.models import Allocation, Customer, CustomerAccount, CustomerAlias, Invoice, JobRun, utcnow
 from ledger.posting import audit, compact_account
@@ -366,12 +367,16 @@ def load_invoices(engine: Engine, path: Path, actor: str = "recon") -> LoadResul
             pl.col("due_date").dt.to_string("%Y-%m-%d"), "currency", money_str["amount_c"], money_str["open_c"],
             money_str["erp_open_c"], "reference", "discount_pct", pl.col("discount_until").dt.to_string("%Y-%m-%d"),
             "status", extra_json.alias("extra"), pl.lit(now).alias("created_at"), pl.lit(now).alias("updated_at"),
+            pl.lit(invoice_keys.KEYS_VERSION).alias("keys_version"),
         )
         cols = ["invoice_id", "customer_id", "issue_date", "due_date", "currency", "amount", "open_amount",
                 "erp_open_amount", "reference", "discount_pct", "discount_until", "status", "extra", "created_at",
-                "updated_at"]
+                "updated_at", "keys_version"]
         update_cols = [c for c in cols if c not in ("invoice_id", "created_at")]
         _bulk_upsert(session, "invoices", cols, "invoice_id", update_cols, frame)
+        # the reference keys the match looks invoices up by, stored with the invoices (a reload replaces them)
+        reloaded = df.join(existing_ids, on="invoice_id", how="semi")["invoice_id"].to_list()
+        invoice_keys.store(session.connection(), df.select("invoice_id", "reference"), replace=reloaded)
         _record_load(session, actor, result)
     return result
 

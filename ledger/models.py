@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -151,6 +152,25 @@ class Invoice(Base):
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # the version of the reference keys stored for this invoice in ``invoice_keys`` (NULL: not keyed
+    # yet, or its reference changed: a reload resets it); see :mod:`ledger.invoice_keys`
+    keys_version: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class InvoiceKey(Base):
+    """A key under which a payment's text can name an invoice (``matcher.candidates.invoice_key_frame``).
+
+    Stored when invoices are loaded, so that a day's match looks up the keys its
+    texts hold instead of computing them for every open invoice on every run.
+    """
+
+    __tablename__ = "invoice_keys"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(
+        ForeignKey("invoices.invoice_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    rank: Mapped[int] = mapped_column(SmallInteger)  # the key form, best first (matcher.candidates.FORMS)
 
 
 class BankAccount(Base):

@@ -10,7 +10,7 @@ Frames:
 
 * text keys: ``txn`` (row index), ``field`` (remittance, creditor-reference,
   end-to-end-id), ``key``, ``rank`` (form rank, 0 = strongest), ``found``;
-* invoice keys: ``inv`` (row index), ``key``, ``rank``;
+* invoice keys: ``inv`` (row index, or the invoice id for stored keys), ``key``, ``rank``;
 * hits: ``txn``, ``inv``, ``form``, ``found``, ``field``: the best form per pair.
 """
 
@@ -90,6 +90,14 @@ def text_key_frame(txns: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.
     With ``known`` (a frame with a ``key`` column: the invoices' keys), only keys that
     can meet an invoice are kept, plus the long numbers the one-typo search needs.
     """
+    return fold_text_keys(raw_text_keys(txns), known)
+
+
+_TEXT_KEY_SCHEMA = {"txn": pl.Int64, "field": pl.String, "key": pl.String, "rank": pl.Int8, "found": pl.String}
+
+
+def raw_text_keys(txns: pl.DataFrame) -> pl.DataFrame:
+    """Every key read from the texts, one row per reading (:func:`fold_text_keys` makes the text keys)."""
     frames = []
     for col in TEXT_FIELDS:
         if col not in txns.columns:
@@ -103,10 +111,15 @@ def text_key_frame(txns: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.
         frames.append(_rf_keys(base, FIELD_LABEL[col]))
     frames = [f for f in frames if f.height]
     if not frames:
-        return pl.DataFrame(
-            schema={"txn": pl.Int64, "field": pl.String, "key": pl.String, "rank": pl.Int8, "found": pl.String}
-        )
-    out = pl.concat(frames)
+        return pl.DataFrame(schema=_TEXT_KEY_SCHEMA)
+    return pl.concat(frames)
+
+
+def fold_text_keys(raw: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per transaction and key, the best reading (see :func:`text_key_frame`)."""
+    out = raw
+    if out.height == 0:
+        return pl.DataFrame(schema=_TEXT_KEY_SCHEMA)
     if known is not None:
         typo_candidate = (
             (pl.col("rank") == _RANK["exact"])
@@ -218,13 +231,9 @@ def typo_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame, txns_without_
     confirmed with :func:`~matcher.references.within_one_edit`.  The variants are made on the text
     side, which is the small side: a day's unmatched numbers, not the whole open book.
     """
-    schema = {"txn": pl.Int64, "inv": pl.Int64, "form": pl.String, "found": pl.String, "field": pl.String}
-    tk = text_keys.filter(
-        pl.col("txn").is_in(txns_without_hits.implode())
-        & (pl.col("rank") == _RANK["exact"])
-        & (pl.col("key").str.len_bytes() >= MIN_TYPO)
-        & (pl.col("key").str.count_matches("[0-9]") >= MIN_TYPO - 2)
-    )
+    schema = {"txn": pl.Int64, "inv": invoice_keys.schema["inv"], "form": pl.String, "found": pl.String,
+              "field": pl.String}
+    tk = _typo_keys(text_keys, txns_without_hits)
     if tk.height == 0:
         return pl.DataFrame(schema=schema)
     ik = invoice_keys.filter((pl.col("rank") == _RANK["exact"]) & (pl.col("key").str.len_bytes() >= MIN_TYPO - 1))
@@ -250,6 +259,23 @@ def typo_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame, txns_without_
         if within_one_edit(k, v)
     ]
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _typo_keys(text_keys: pl.DataFrame, txns_without_hits: pl.Series) -> pl.DataFrame:
+    return text_keys.filter(
+        pl.col("txn").is_in(txns_without_hits.implode())
+        & (pl.col("rank") == _RANK["exact"])
+        & (pl.col("key").str.len_bytes() >= MIN_TYPO)
+        & (pl.col("key").str.count_matches("[0-9]") >= MIN_TYPO - 2)
+    )
+
+
+def typo_variants(text_keys: pl.DataFrame, txns_without_hits: pl.Series) -> pl.Series:
+    """Every invoice key :func:`typo_hits` could meet for these transactions (to look up stored keys)."""
+    keys = _typo_keys(text_keys, txns_without_hits).select("key").unique()
+    if keys.height == 0:
+        return pl.Series("variant", [], dtype=pl.String)
+    return pl.concat([_variants(keys.slice(start, 50_000))["variant"] for start in range(0, keys.height, 50_000)]).unique()
 
 
 def _variants(keys: pl.DataFrame) -> pl.DataFrame:

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from jobs.match import run_match
 from ledger import posting
@@ -58,6 +58,22 @@ def test_recon_match_posts_queues_and_sets_aside(cli_run, db_url: str, engine: E
 
     res = cli_run("match")
     assert "0 transaction(s) considered" in res.output
+
+
+def test_reading_only_the_relevant_invoices_gives_the_same_outcomes(engine: Engine) -> None:
+    """A day against a large book looks its invoices up (stored keys, payers' customers and their
+    subsidiaries, amounts) instead of reading them all: on both databases, the same outcomes."""
+    b = _books()
+    b.customer("X", "Unrelated Ltd").invoice("INV-2026-0900", "X", "77.00")  # the unknown payer's amount
+    b.invoice("INV-2026-0901", "X", "77.00")
+    ids = b.save(engine)
+    with engine.begin() as conn:  # a cancelled invoice is never a candidate
+        conn.execute(text("UPDATE invoices SET status = 'cancelled' WHERE invoice_id = 'INV-2026-0901'"))
+    summary = run_match(engine, load_rules(), scope="relevant")
+    assert (summary.considered, summary.posted, summary.ignored, summary.queued) == (10, 4, 2, 4)
+    _assert_outcomes(engine, ids)
+    o = outcome(engine, ids["unknown"])
+    assert [sg[1] for sg in o.suggestions] == ["INV-2026-0900"]  # found by its amount alone
 
 
 def _assert_outcomes(engine: Engine, ids: dict[str, int]) -> None:

@@ -1,0 +1,118 @@
+"""The reference keys of invoices, stored (table ``invoice_keys``) and looked up.
+
+A payment names its invoice in many forms (``INV-2026-0042``, ``inv 2026/42``,
+``20260042``); :func:`matcher.candidates.invoice_key_frame` makes every key an
+invoice can be named by.  Computing them for a million open invoices on every
+match run cost 1.7 s of a 10,000-line day, so they are stored when invoices are
+loaded and a day's run looks up only the keys its texts hold.
+
+``invoices.keys_version`` says which version of the key rules an invoice was
+keyed with; NULL means not yet (an invoice written by something other than
+``recon load invoices``, or reloaded: the load resets it).  :func:`refresh`
+keys whatever is missing or stale and runs at the start of every match, so
+the stored keys are never behind the invoices.  Bump :data:`KEYS_VERSION`
+whenever ``invoice_key_frame`` changes what it makes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import polars as pl
+from sqlalchemy import Connection
+
+from ledger.db import bulk_write
+from matcher.candidates import invoice_key_frame
+
+KEYS_VERSION = 1
+_BATCH = 20_000
+
+KEY_SCHEMA = {"invoice_id": pl.String, "customer_id": pl.String, "key": pl.String, "rank": pl.Int8}
+
+
+def store(conn: Connection, invoices: pl.DataFrame, *, replace: Iterable[str] = ()) -> int:
+    """Store the keys of ``invoices`` (columns ``invoice_id``, ``reference``) in the caller's transaction.
+
+    ``replace``: invoice ids whose old keys are deleted first (a reload).
+    Returns the number of keys written.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        old = [(i,) for i in replace]
+        for start in range(0, len(old), _BATCH):
+            cursor.executemany(f"DELETE FROM invoice_keys WHERE invoice_id = {mark}", old[start:start + _BATCH])
+    finally:
+        cursor.close()
+    if invoices.height == 0:
+        return 0
+    frame = invoices.select("invoice_id", "reference").with_row_index("inv").with_columns(pl.col("inv").cast(pl.Int64))
+    keys = invoice_key_frame(frame).join(frame.select("inv", "invoice_id"), on="inv")
+    # one row per (key, invoice): the best form (invoice_key_frame folds these only for large frames)
+    keys = keys.group_by("key", "invoice_id").agg(pl.col("rank").min()).sort("invoice_id", "key")
+    return bulk_write(conn, "invoice_keys", ("key", "invoice_id", "rank"),
+                      keys.select("key", "invoice_id", pl.col("rank").cast(pl.Int64)).iter_rows(), converted=True)
+
+
+def refresh(conn: Connection) -> int:
+    """Key every invoice whose keys are missing or stale (caller's transaction); returns how many."""
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            f"SELECT invoice_id, reference FROM invoices WHERE keys_version IS NULL OR keys_version <> {mark}",
+            (KEYS_VERSION,),
+        )
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return 0
+    stale = pl.DataFrame(rows, schema={"invoice_id": pl.String, "reference": pl.String}, orient="row")
+    ids = stale["invoice_id"].to_list()
+    store(conn, stale, replace=ids)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        marks = [(KEYS_VERSION, i) for i in ids]
+        for start in range(0, len(marks), _BATCH):
+            cursor.executemany(f"UPDATE invoices SET keys_version = {mark} WHERE invoice_id = {mark}",
+                               marks[start:start + _BATCH])
+    finally:
+        cursor.close()
+    return len(ids)
+
+
+def lookup(conn: Connection, keys: pl.Series | None) -> pl.DataFrame:
+    """``invoice_id, customer_id, key, rank`` of the invoices that are not cancelled, under any of
+    ``keys`` (all of them when ``keys`` is None)."""
+    sql = (
+        "SELECT k.invoice_id, i.customer_id, k.key, k.rank FROM invoice_keys k "
+        "JOIN invoices i ON i.invoice_id = k.invoice_id WHERE i.status <> 'cancelled'"
+    )
+    if keys is not None:
+        values = keys.drop_nulls().unique().sort().to_list()
+        if not values:
+            return pl.DataFrame(schema=KEY_SCHEMA)
+        sql += " AND k.key IN " + json_values(conn, values)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return pl.DataFrame(schema=KEY_SCHEMA)
+    return pl.DataFrame(rows, schema=KEY_SCHEMA, orient="row")
+
+
+def json_values(conn: Connection, values: list[str] | list[int]) -> str:
+    """``(SELECT ...)``: ``values`` as a one-column subquery, passed as one JSON literal (no limit on
+    the number of bound parameters, and one statement however many values)."""
+    literal = "'" + json.dumps(values).replace("'", "''") + "'"
+    if conn.dialect.name == "sqlite":
+        return f"(SELECT value FROM json_each({literal}))"
+    cast = "BIGINT" if values and isinstance(values[0], int) else "TEXT"
+    return f"(SELECT CAST(jsonb_array_elements_text(CAST({literal} AS jsonb)) AS {cast}))"
