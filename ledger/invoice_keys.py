@@ -27,6 +27,8 @@ from matcher.candidates import invoice_key_frame
 
 KEYS_VERSION = 1
 _BATCH = 20_000
+_REBUILD_FROM = 50_000
+_SLICE = 200_000
 
 KEY_SCHEMA = {"invoice_id": pl.String, "customer_id": pl.String, "key": pl.String, "rank": pl.Int8}
 
@@ -48,12 +50,30 @@ def store(conn: Connection, invoices: pl.DataFrame, *, replace: Iterable[str] = 
         cursor.close()
     if invoices.height == 0:
         return 0
-    frame = invoices.select("invoice_id", "reference").with_row_index("inv").with_columns(pl.col("inv").cast(pl.Int64))
-    keys = invoice_key_frame(frame).join(frame.select("inv", "invoice_id"), on="inv")
-    # one row per (key, invoice): the best form (invoice_key_frame folds these only for large frames)
-    keys = keys.group_by("key", "invoice_id").agg(pl.col("rank").min()).sort("invoice_id", "key")
-    return bulk_write(conn, "invoice_keys", ("key", "invoice_id", "rank"),
-                      keys.select("key", "invoice_id", pl.col("rank").cast(pl.Int64)).iter_rows(), converted=True)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # a large load into SQLite builds the invoice index once at the end instead of row by row (DDL is
+    # transactional there: a failure restores it)
+    rebuild = conn.dialect.name == "sqlite" and invoices.height >= _REBUILD_FROM
+    written = 0
+    try:
+        if rebuild:
+            cursor.execute("DROP INDEX ix_invoice_keys_invoice_id")
+        # in slices, so that a million invoices' keys are never in memory at once (the load's 2 GiB)
+        for start in range(0, invoices.height, _SLICE):
+            part = invoices.slice(start, _SLICE).select("invoice_id", "reference").with_row_index("inv")
+            # one row per (key, invoice) with its best form, in the order of the primary key
+            keys = (
+                invoice_key_frame(part.with_columns(pl.col("inv").cast(pl.Int64)))
+                .join(part.select(pl.col("inv").cast(pl.Int64), "invoice_id"), on="inv")
+                .select("key", "invoice_id", pl.col("rank").cast(pl.Int64)).sort("key", "invoice_id")
+            )
+            written += bulk_write(conn, "invoice_keys", ("key", "invoice_id", "rank"), keys.iter_rows(),
+                                  converted=True)
+        if rebuild:
+            cursor.execute("CREATE INDEX ix_invoice_keys_invoice_id ON invoice_keys (invoice_id)")
+    finally:
+        cursor.close()
+    return written
 
 
 def refresh(conn: Connection) -> int:

@@ -374,6 +374,7 @@ def load_invoices(engine: Engine, path: Path, actor: str = "recon") -> LoadResul
                 "updated_at", "keys_version"]
         update_cols = [c for c in cols if c not in ("invoice_id", "created_at")]
         _bulk_upsert(session, "invoices", cols, "invoice_id", update_cols, frame)
+        del frame
         # the reference keys the match looks invoices up by, stored with the invoices (a reload replaces them)
         reloaded = df.join(existing_ids, on="invoice_id", how="semi")["invoice_id"].to_list()
         invoice_keys.store(session.connection(), df.select("invoice_id", "reference"), replace=reloaded)

@@ -165,6 +165,7 @@ class InvoiceKey(Base):
     """
 
     __tablename__ = "invoice_keys"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # the primary key is the table: lookups by key, appends in key order
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     invoice_id: Mapped[str] = mapped_column(

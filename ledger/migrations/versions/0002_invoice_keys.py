@@ -26,7 +26,8 @@ def upgrade() -> None:
     sa.Column('invoice_id', sa.String(length=64), nullable=False),
     sa.Column('rank', sa.SmallInteger(), nullable=False),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.invoice_id'], name=op.f('fk_invoice_keys_invoice_id_invoices'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('key', 'invoice_id', name=op.f('pk_invoice_keys'))
+    sa.PrimaryKeyConstraint('key', 'invoice_id', name=op.f('pk_invoice_keys')),
+    sqlite_with_rowid=False,
     )
     op.create_index(op.f('ix_invoice_keys_invoice_id'), 'invoice_keys', ['invoice_id'], unique=False)
     op.add_column('invoices', sa.Column('keys_version', sa.SmallInteger(), nullable=True))
