@@ -418,6 +418,9 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
     limit = None if s_default.four_eyes_limit_cents is None else _dec(s_default.four_eyes_limit_cents)
 
     t2 = time.monotonic()
+    # a small run in a few chunks too, so that writing overlaps deciding (not below 2,000: each chunk
+    # is a database transaction of its own)
+    chunk_size = min(chunk_size, max(2_000, txns.height // 4))
     cols = txns.select(
         "txn", "id", "amount_cents", "currency", "booking_date", "value_date", "remittance", "creditor_reference",
         "end_to_end_id",

@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -64,9 +64,8 @@ class TxnState:
     def state(self) -> RawJSON:
         """``ledger.posting.transaction_state`` as the JSON the audit stores (built directly: it is
         written twice per decision, a million times per large run)."""
-        cust = "null" if self.customer_id is None else json.dumps(self.customer_id)
-        reason = "null" if self.ignore_reason is None else json.dumps(self.ignore_reason)
-        return RawJSON(f'{{"status": "{self.status}", "customer_id": {cust}, "ignore_reason": {reason}}}')
+        return RawJSON(f'{{"status": "{self.status}", "customer_id": {_jstr(self.customer_id)}, '
+                       f'"ignore_reason": {_jstr(self.ignore_reason)}}}')
 
 
 @dataclass(slots=True)
@@ -193,7 +192,9 @@ def write_chunk(
     result = ChunkResult()
     if not decisions:
         return result
-    now = utcnow()
+    when = utcnow()
+    # the timestamp as the driver takes it, converted once (every row of the chunk carries it)
+    now = _driver_value(conn, AuditEntry.__table__.c.at, when)
     txn_ids = [d.txn.id for d in decisions]
     if len(set(txn_ids)) != len(txn_ids):
         raise PostingError("a transaction is decided twice in one chunk")
@@ -298,11 +299,9 @@ def write_chunk(
                     inv.open = money(inv.open - line.amount - line.adjustment_amount)
                     inv.status = _status_of(inv)
                 row = _audit(now, actor, "post-pending" if needs_approval else "post", txn.id, line.invoice_id,
-                             "allocation", None, before_inv, inv.state(), {
-                                 "amount": line.amount, "adjustment_amount": line.adjustment_amount,
-                                 "adjustment_reason": adj_reason, "reason": d.reason, "confidence": d.confidence,
-                                 "automatic": True,
-                             }, job_run_id, evidence=evidence)
+                             "allocation", None, before_inv, inv.state(),
+                             _post_detail(line.amount, line.adjustment_amount, adj_reason, d.reason, d.confidence,
+                                          evidence), job_run_id)
                 row["_alloc"] = len(alloc_rows) - 1
                 audit_rows.append(row)
                 result.allocations += 1
@@ -345,15 +344,16 @@ def write_chunk(
     changed = writer.update_transactions(txn_updates)
     if changed != len(txn_updates):
         raise PostingError("transactions changed while recon matched them (someone decided meanwhile); run it again")
-    alloc_ids = writer.insert(Allocation.__table__, alloc_rows)
-    cash_ids = writer.insert(UnappliedCash.__table__, cash_rows)
-    queue_ids = writer.insert(QueueItem.__table__, queue_rows)
+    # timestamps are converted already, JSON columns hold JSON text (RawJSON) or None
+    alloc_ids = writer.insert(Allocation.__table__, alloc_rows, ready=("decided_at", "evidence"))
+    cash_ids = writer.insert(UnappliedCash.__table__, cash_rows, ready=("created_at",))
+    queue_ids = writer.insert(QueueItem.__table__, queue_rows, ready=("created_at",))
     sugg_rows = [{**sg, "queue_item_id": queue_ids[q]} for q, rows in enumerate(queue_suggestions) for sg in rows]
-    writer.insert(Suggestion.__table__, sugg_rows, ids=False)
+    writer.insert(Suggestion.__table__, sugg_rows, ids=False, ready=("evidence",))
     touched = [k for k, v in invoices.items() if v.open != start_open[k]]
     if touched:
         changed = writer.update_invoices(
-            [(k, start_open[k], invoices[k].open, invoices[k].status, now) for k in touched]
+            [(k, start_open[k], invoices[k].open, invoices[k].status, when) for k in touched]
         )
         if changed != len(touched):
             raise PostingError("invoices changed while recon matched (someone posted meanwhile); run it again")
@@ -364,7 +364,7 @@ def write_chunk(
             row["entity_id"] = str(cash_ids[row.pop("_cash")])
         elif "_queue" in row:
             row["entity_id"] = str(queue_ids[row.pop("_queue")])
-    writer.insert(AuditEntry.__table__, audit_rows, ids=False)
+    writer.insert(AuditEntry.__table__, audit_rows, ids=False, ready=("at", "before", "after", "detail"))
     return result
 
 
@@ -401,38 +401,29 @@ class _Writer:
         top = self.conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar() or 0
         return list(range(top + 1, top + 1 + n))
 
-    def insert(self, table: Any, rows: list[dict[str, Any]], *, ids: bool = True) -> list[int]:
-        """Insert ``rows`` (dicts with the same keys); returns their ids when ``ids``."""
+    def insert(self, table: Any, rows: list[dict[str, Any]], *, ids: bool = True,
+               ready: Sequence[str] = ()) -> list[int]:
+        """Insert ``rows`` (dicts with the same keys); returns their ids when ``ids``.  Columns in
+        ``ready`` hold driver values already (no type processing)."""
         if not rows:
             return []
-        cols = list(rows[0].keys())
-        new_ids: list[int] = []
-        if ids:
-            new_ids = self._reserve(table, len(rows))
-            cols = ["id", *cols]
-        procs = self._processors(table, cols)
-        keys = cols[1:] if ids else cols
-        # column by column: a column without a processor is taken as it is, and a timestamp column
-        # (every row of a chunk has the same ``now``) is converted once per distinct value
-        columns: list[list[Any]] = [new_ids] if ids else []
-        for c, p in zip(keys, procs[1:] if ids else procs, strict=True):
-            values = [row[c] for row in rows]
-            if p is not None:
-                seen: dict[Any, Any] = {}
-                out = []
-                for v in values:
-                    if v is None or v.__class__ is RawJSON:
-                        out.append(v)
-                    elif v.__class__ is datetime:
-                        conv = seen.get(v)
-                        if conv is None:
-                            conv = seen[v] = p(v)
-                        out.append(conv)
-                    else:
-                        out.append(p(v))
-                values = out
-            columns.append(values)
-        data = list(zip(*columns, strict=True))
+        keys = list(rows[0].keys())
+        new_ids: list[int] = self._reserve(table, len(rows)) if ids else []
+        cols = ["id", *keys] if ids else keys
+        procs = [None if c in ready else p for c, p in zip(keys, self._processors(table, keys), strict=True)]
+        get = itemgetter(*keys)
+        raw = list(map(get, rows)) if len(keys) > 1 else [(v,) for v in map(get, rows)]
+        data: list[tuple[Any, ...]]
+        if all(p is None for p in procs):
+            data = raw if not ids else [(i, *r) for i, r in zip(new_ids, raw, strict=True)]
+        else:
+            # column by column (transposed in C); a column without a processor is taken as it is
+            columns: list[Sequence[Any]] = [new_ids] if ids else []
+            for values, p in zip(zip(*raw, strict=True), procs, strict=True):
+                if p is not None:
+                    values = tuple(v if v is None or v.__class__ is RawJSON else p(v) for v in values)
+                columns.append(values)
+            data = list(zip(*columns, strict=True))
         col_sql = ", ".join(cols)
         if self.pg:
             cur = self.conn.connection.driver_connection.cursor()
@@ -529,11 +520,50 @@ def _json(value: Any) -> RawJSON | None:
     return RawJSON(_encode(value))
 
 
+def _jstr(value: str | None) -> str:
+    """``json.dumps`` of a string or None; plain ASCII (ids, reason codes) without the encoder."""
+    if value is None:
+        return "null"
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value)
+
+
+def _driver_value(conn: Connection, column: Any, value: Any) -> Any:
+    """``value`` as SQLAlchemy would hand it to the driver for ``column``."""
+    proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return value if proc is None else proc(value)
+
+
+def _jdec(value: Decimal | None) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
+def _post_detail(amount: Decimal, adjustment: Decimal, adjustment_reason: str | None, reason: str,
+                 confidence: Decimal | None, evidence: RawJSON | None) -> RawJSON:
+    """The detail of a ``post`` audit entry, as ``_json`` would write it (built directly: one per
+    allocation, a million per large run, and the general encoder calls back into Python for each Decimal)."""
+    return RawJSON(
+        f'{{"amount": {_jdec(amount)}, "adjustment_amount": {_jdec(adjustment)}, '
+        f'"adjustment_reason": {_jstr(adjustment_reason)}, "reason": {_jstr(reason)}, '
+        f'"confidence": {_jdec(confidence)}, "automatic": true, "evidence": {evidence or "null"}}}'
+    )
+
+
 def _audit(now: Any, actor: str, action: str, txn_id: int, invoice_id: str | None, entity: str,
            entity_id: str | None, before: dict[str, Any] | RawJSON | None, after: dict[str, Any] | RawJSON | None,
-           detail: dict[str, Any] | None, job_run_id: int | None, *,
+           detail: dict[str, Any] | RawJSON | None, job_run_id: int | None, *,
            evidence: RawJSON | None = None) -> dict[str, Any]:
-    """An audit row; ``evidence`` (already JSON) is appended to ``detail`` as its last key."""
+    """An audit row; ``evidence`` (already JSON) is appended to ``detail`` as its last key (``detail``
+    already JSON is taken as it is)."""
+    if detail.__class__ is RawJSON:
+        return {
+            "at": now, "actor": actor, "action": action, "transaction_id": txn_id, "invoice_id": invoice_id,
+            "entity": entity, "entity_id": entity_id,
+            "before": before if before is None or before.__class__ is RawJSON else _json(before),
+            "after": after if after is None or after.__class__ is RawJSON else _json(after),
+            "detail": detail, "job_run_id": job_run_id,
+        }
     detail_json = _json(detail)
     if detail is not None and evidence is not None:
         detail_json = RawJSON(detail_json[:-1] + ', "evidence": ' + evidence + "}")
