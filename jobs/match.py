@@ -168,7 +168,6 @@ def load_invoices(engine: Engine, relevant: Relevant | None = None) -> pl.DataFr
     stmt = select(
         i.invoice_id, i.customer_id, i.currency, _cents(i.amount), _cents(i.open_amount),
         cast(func.round(i.discount_pct * 10000), BigInteger), cast(i.discount_until, String), cast(i.due_date, String),
-        i.reference,
     ).where(i.status != "cancelled")
     if relevant is not None:
         with engine.connect() as conn:
@@ -183,7 +182,6 @@ def load_invoices(engine: Engine, relevant: Relevant | None = None) -> pl.DataFr
     schema = {
         "invoice_id": pl.String, "customer_id": pl.String, "currency": pl.String, "amount_cents": pl.Int64,
         "open_cents": pl.Int64, "discount_e4": pl.Int64, "discount_until": pl.String, "due_date": pl.String,
-        "reference": pl.String,
     }
     # sorted here, not by the database: PostgreSQL sorts text by its collation, polars by code point
     df = _as_date(_rows_frame(engine, stmt, schema), "discount_until", "due_date").sort("invoice_id")
