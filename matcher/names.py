@@ -146,7 +146,7 @@ _FILLER_KEEP_INSIDE = {"de", "der", "die", "la", "le"}  # "van der berg": only d
 
 _DOTS = re.compile("['’.]")
 _PUNCT = re.compile(r"[^\w\s]|_")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK = _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def _strip_marks(text: str) -> str:

@@ -30,7 +30,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from matcher.decision import Payer
-from matcher.names import core_name, full_name, name_frame, name_tokens, strip_cut_legal_form
+from matcher.names import CJK, core_name, full_name, name_frame, name_tokens, strip_cut_legal_form
 from matcher.settings import MatchSettings
 
 _PREFIX = 16
@@ -133,18 +133,21 @@ def _block_keys(core: str) -> set[str]:
     """Rare-token blocking keys of a core name: its words, neighbouring word pairs (far rarer than
     words), and the first and last four letters of long words (so one typo keeps a key)."""
     keys: set[str] = set()
-    toks = name_tokens(core)
+    add = keys.add
+    # most names have no CJK characters: their tokens are their words (one search, not one per word)
+    toks = name_tokens(core) if CJK.search(core) else core.split()
     prev = None
     for tok in toks:
-        if len(tok) < 3 and not ("\u3400" <= tok[:1] <= "\u9fff"):
+        n = len(tok)
+        if n < 3 and not ("\u3400" <= tok[:1] <= "\u9fff"):
             prev = None
             continue
-        keys.add(tok)
+        add(tok)
         if prev is not None:
-            keys.add(prev + "+" + tok)
-        if len(tok) >= 6:
-            keys.add("<" + tok[:4])
-            keys.add(">" + tok[-4:])
+            add(prev + "+" + tok)
+        if n >= 6:
+            add("<" + tok[:4])
+            add(">" + tok[-4:])
         prev = tok
     return keys
 
