@@ -24,9 +24,10 @@ caller's business (``recon match`` and ``recon run daily`` hold it).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -41,11 +42,13 @@ from ledger.bulk_posting import (
     BulkIgnore,
     BulkPost,
     BulkQueue,
+    ChunkResult,
     InvoiceState,
     TxnState,
+    to_json,
     write_chunk,
 )
-from ledger.db import transaction
+from ledger.db import make_engine, transaction
 from ledger.models import BankTransaction, Customer, CustomerAccount, CustomerAlias, Invoice, JobRun, utcnow
 from ledger.posting import AllocationLine, SuggestionGroup
 from matcher.candidates import (
@@ -65,6 +68,7 @@ from rules import Rules
 
 log = logging.getLogger("recon.match")
 CHUNK = 20_000
+PROCESS_WRITER_FROM = 50_000  # transactions from which the chunks are written by a second process
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 Progress = Callable[[int, int], None]
@@ -346,29 +350,34 @@ def find_facts(engine: Engine, txns: pl.DataFrame, customers: pl.DataFrame, alia
     return Facts(hits, payers, ignore, amount_only), invoices
 
 
-def _bulk_decision(d: Decision, state: TxnState, book: InvoiceBook) -> BulkDecision:
-    if d.kind == "ignore":
-        return BulkIgnore(state, d.reason)
-    if d.kind == "post":
-        return BulkPost(
-            state,
-            [AllocationLine(book.ids[ln.inv], _dec(ln.cash), _dec(ln.adjustment), ln.adjustment_reason) for ln in d.lines],
-            d.reason,
-            to_decimal(d.confidence),
-            d.evidence,
-            d.customer_id,
-            d.remainder,
-        )
-    groups = [
-        SuggestionGroup(
-            [AllocationLine(book.ids[ln.inv], _dec(ln.cash), _dec(ln.adjustment), ln.adjustment_reason) for ln in lines],
-            to_decimal(conf),
-            reason,
-            ev,
-        )
-        for lines, conf, reason, ev in d.suggestions
-    ]
-    return BulkQueue(state, d.reason, d.detail, groups, d.customer_id)
+def _lean(d: Decision, tid: int, amount_cents: int, currency: str | None, book: InvoiceBook) -> tuple[Any, ...]:
+    """A decision as plain values (ints, strings, floats, the evidence dicts): what the writer needs,
+    cheap to hand to another process (Decimals and slotted objects pickle slowly).  See :func:`_expand`."""
+    ids = book.ids
+    lines = [(ids[ln.inv], ln.cash, ln.adjustment, ln.adjustment_reason) for ln in d.lines]
+    suggestions = [
+        ([(ids[ln.inv], ln.cash, ln.adjustment, ln.adjustment_reason) for ln in group], conf, reason, to_json(ev))
+        for group, conf, reason, ev in d.suggestions
+    ] if d.kind == "queue" else []
+    # the evidence is encoded here: a string crosses to the writer process faster than a dict, and the
+    # deciding process has the time (the writer is the slower of the two)
+    return (d.kind, tid, amount_cents, currency, d.reason, d.detail, d.customer_id, d.confidence, lines,
+            to_json(d.evidence) if d.kind == "post" else None, d.remainder, suggestions)
+
+
+def _expand(lean: tuple[Any, ...]) -> BulkDecision:
+    """The decision :func:`_lean` made plain, as :func:`ledger.bulk_posting.write_chunk` takes it."""
+    kind, tid, amount, currency, reason, detail, customer, confidence, lines, evidence, remainder, groups = lean
+    state = TxnState(tid, _dec(amount), currency)
+    if kind == "ignore":
+        return BulkIgnore(state, reason)
+    if kind == "post":
+        return BulkPost(state, [AllocationLine(i, _dec(c), _dec(a), r) for i, c, a, r in lines], reason,
+                        to_decimal(confidence), evidence, customer, remainder)
+    return BulkQueue(state, reason, detail, [
+        SuggestionGroup([AllocationLine(i, _dec(c), _dec(a), r) for i, c, a, r in group], to_decimal(conf), why, ev)
+        for group, conf, why, ev in groups
+    ], customer)
 
 
 def _dec(value: int) -> Decimal:
@@ -376,10 +385,12 @@ def _dec(value: int) -> Decimal:
 
 
 def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: Progress | None = None,
-              chunk_size: int = CHUNK, scope: str | None = None) -> MatchSummary:
+              chunk_size: int = CHUNK, scope: str | None = None, writer: str | None = None) -> MatchSummary:
     """Match every ``new`` transaction: post, queue or set aside; return what was done.
 
     ``progress(done, total)`` is called after every chunk written.  ``scope``: see :func:`find_facts`.
+    ``writer``: ``"thread"`` or ``"process"``, who writes the chunks while the next is decided (by
+    default a process for large runs on a database another process can open: see :func:`_writer`).
     """
     started = time.monotonic()
     summary = MatchSummary()
@@ -390,7 +401,7 @@ def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: P
         session.flush()
         summary.job_run_id = run.id
     try:
-        _run(engine, settings_book, actor, progress, chunk_size, summary, scope)
+        _run(engine, settings_book, actor, progress, chunk_size, summary, scope, writer)
     except BaseException:
         summary.seconds = time.monotonic() - started
         with transaction(engine) as session:
@@ -411,7 +422,7 @@ def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: P
 
 
 def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Progress | None, chunk_size: int,
-         summary: MatchSummary, scope: str | None) -> None:
+         summary: MatchSummary, scope: str | None, writer_kind: str | None) -> None:
     t0 = time.monotonic()
     txns = load_transactions(engine)
     summary.considered = txns.height
@@ -437,11 +448,12 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
         "end_to_end_id",
     )
     reserved: dict[int, int] = {}  # invoice position -> cents held by pending (four-eyes) allocations
-    chunk: list[BulkDecision] = []
+    chunk: list[tuple[Any, ...]] = []
     chunk_start: dict[int, int] = {}  # invoice position -> open cents when the chunk began
     done = 0
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-match-writer")
-    pending: Future[int] | None = None
+    writer = _writer(engine, writer_kind, txns.height)
+    own_engine = None if isinstance(writer, ProcessPoolExecutor) else engine
+    pending: Future[ChunkResult] | None = None
     try:
         for txn, tid, amount_cents, currency, booking, value, remittance, cref, e2e in cols.iter_rows():
             facts_t = TxnFacts(
@@ -465,46 +477,78 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
                         # a pending line leaves the invoice open in the database until approved, but within
                         # this run it is reserved: it is not offered to a second payment
                         reserved[ln.inv] = reserved.get(ln.inv, 0) + ln.cash + ln.adjustment
-            state = TxnState(tid, _dec(amount_cents), currency)
-            chunk.append(_bulk_decision(decision, state, book))
+            chunk.append(_lean(decision, tid, amount_cents, currency, book))
             if len(chunk) >= chunk_size:
-                # the chunk is written by a second thread while this one decides the next (the database
-                # and the driver work outside the GIL); at most one chunk waits, and a failed write stops
-                # the run before anything later is written
-                done += _wait(pending, progress, txns.height, done)
-                pending = writer.submit(_flush, engine, chunk, chunk_start, book, actor, summary, limit)
+                # the chunk is written by the writer while this thread decides the next; at most one
+                # chunk waits, and a failed write stops the run before anything later is written
+                done += _wait(pending, progress, txns.height, done, summary)
+                starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
+                pending = writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit)
                 chunk, chunk_start = [], {}
-        done += _wait(pending, progress, txns.height, done)
+        done += _wait(pending, progress, txns.height, done, summary)
+        pending = None
         if chunk:
-            _flush(engine, chunk, chunk_start, book, actor, summary, limit)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, txns.height)
+            starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
+            pending = writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit)
+            done += _wait(pending, progress, txns.height, done, summary)
     finally:
-        writer.shutdown(wait=True)
+        writer.shutdown(wait=True, cancel_futures=True)
     log.info("decided and wrote %d transactions in %.1fs", done, time.monotonic() - t2)
 
 
-def _wait(pending: Future[int] | None, progress: Progress | None, total: int, done: int) -> int:
-    """Wait for the chunk being written (re-raising its error); returns how many it wrote."""
+def _writer(engine: Engine, kind: str | None, total: int) -> Executor:
+    """Who writes the chunks: one thread, or one process with its own engine.
+
+    Deciding and writing are both mostly Python, so a writer thread shares one core with the
+    decisions (the interpreter lock); a process has the second core to itself, at the price of
+    handing it each chunk (pickled: see :func:`_lean`) and of its start (about a second of imports).
+    A process needs a database it can open by URL: a file or a server, not SQLite in memory.
+    """
+    url = engine.url
+    shareable = url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+    if kind is None:
+        kind = "process" if shareable and total >= PROCESS_WRITER_FROM else "thread"
+    if kind == "process" and shareable:
+        # spawn, not fork: the parent holds polars' thread pool and open connections, neither of which
+        # survives a fork; the URL is passed whole (its password and options such as a search_path)
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_writer_process_init,
+                                   initargs=(url.render_as_string(hide_password=False),))
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-match-writer")
+
+
+_PROCESS_ENGINE: Engine | None = None
+
+
+def _writer_process_init(url: str) -> None:
+    global _PROCESS_ENGINE
+    _PROCESS_ENGINE = make_engine(url)
+
+
+def _write(engine: Engine | None, chunk: list[tuple[Any, ...]], starts: dict[str, tuple[int, int, str]], actor: str,
+           job_run_id: int | None, limit: Decimal | None) -> ChunkResult:
+    """Write one chunk in one database transaction (in the writer thread, or the writer process with
+    its own engine); ``starts``: invoice id -> (amount, open amount at the chunk's start, currency)."""
+    engine = engine or _PROCESS_ENGINE
+    if engine is None:
+        raise RuntimeError("the match writer process has no database engine")
+    invoices: dict[str, InvoiceState] = {}
+    for invoice_id, (amount_c, open_c, currency) in starts.items():
+        state = InvoiceState(_dec(amount_c), _dec(open_c), currency or None)
+        state.status = "paid" if open_c <= 0 else ("partly_paid" if open_c < amount_c else "open")
+        invoices[invoice_id] = state
+    decisions = [_expand(x) for x in chunk]
+    with engine.begin() as conn:
+        return write_chunk(conn, decisions, invoices, actor=actor, job_run_id=job_run_id, approval_limit=limit)
+
+
+def _wait(pending: Future[ChunkResult] | None, progress: Progress | None, total: int, done: int,
+          summary: MatchSummary) -> int:
+    """Wait for the chunk being written (re-raising its error), count what it did; returns its size."""
     if pending is None:
         return 0
-    written = pending.result()
-    if progress is not None:
-        progress(done + written, total)
-    return written
-
-
-def _flush(engine: Engine, chunk: list[BulkDecision], chunk_start: dict[int, int], book: InvoiceBook, actor: str,
-           summary: MatchSummary, limit: Decimal | None) -> int:
-    invoices: dict[str, InvoiceState] = {}
-    for inv, open_ in chunk_start.items():
-        amount = _dec(book.amount[inv])
-        state = InvoiceState(amount, _dec(open_), book.currency[inv] or None)
-        state.status = "paid" if state.open <= 0 else ("partly_paid" if state.open < amount else "open")
-        invoices[book.ids[inv]] = state
-    with engine.begin() as conn:
-        res = write_chunk(conn, chunk, invoices, actor=actor, job_run_id=summary.job_run_id, approval_limit=limit)
+    res = pending.result()
+    written = res.posted + res.pending + res.queued + res.ignored
     summary.posted += res.posted
     summary.posted_amount += res.posted_amount
     summary.allocations += res.allocations
@@ -514,4 +558,6 @@ def _flush(engine: Engine, chunk: list[BulkDecision], chunk_start: dict[int, int
         summary.queued_by_reason[k] = summary.queued_by_reason.get(k, 0) + v
     for k, v in res.ignore_reasons.items():
         summary.ignored_by_reason[k] = summary.ignored_by_reason.get(k, 0) + v
-    return len(chunk)
+    if progress is not None:
+        progress(done + written, total)
+    return written

@@ -514,10 +514,17 @@ _encode = json.JSONEncoder(default=_json_default).encode
 
 
 def _json(value: Any) -> RawJSON | None:
-    """``value`` as the JSON column would store it (``None`` stays SQL NULL, as the models say)."""
-    if value is None:
-        return None
+    """``value`` as the JSON column would store it (``None`` stays SQL NULL, as the models say); a
+    value already encoded (:class:`RawJSON`, see :func:`to_json`) is taken as it is."""
+    if value is None or value.__class__ is RawJSON:
+        return value
     return RawJSON(_encode(value))
+
+
+def to_json(value: Any) -> RawJSON | None:
+    """``value`` encoded as :func:`write_chunk` stores it: a caller may encode evidence beforehand
+    (``recon match`` does, in the process that decides, while the writer writes)."""
+    return _json(value)
 
 
 def _jstr(value: str | None) -> str:

@@ -29,7 +29,7 @@ from rules import load_rules
 eng = make_engine(sys.argv[1])
 ensure_schema(eng)
 insert_world(eng, generate(5, customers=2000, lines=6000, background=2), 1500)
-run_match(eng, load_rules(), scope=sys.argv[2])
+run_match(eng, load_rules(), scope=sys.argv[2], writer=sys.argv[3], chunk_size=400)
 h = hashlib.sha256()
 with eng.connect() as c:
     for q in [
@@ -45,17 +45,21 @@ print(h.hexdigest())
 """
 
 
-def _digest(tmp_path: Path, seed: int, scope: str) -> str:
+def _digest(tmp_path: Path, seed: int, scope: str, writer: str = "thread") -> str:
     env = {**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": str(ROOT)}
-    url = f"sqlite:///{tmp_path / f'run-{seed}-{scope}.db'}"
-    out = subprocess.run([sys.executable, "-c", SCRIPT, url, scope], capture_output=True, text=True, env=env,
-                         cwd=ROOT, check=False, timeout=300)
+    url = f"sqlite:///{tmp_path / f'run-{seed}-{scope}-{writer}.db'}"
+    out = subprocess.run([sys.executable, "-c", SCRIPT, url, scope, writer], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=False, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.strip().splitlines()[-1]
 
 
 def test_two_runs_with_different_hash_seeds_decide_alike(tmp_path: Path) -> None:
     assert _digest(tmp_path, 1, "all") == _digest(tmp_path, 2, "all")
+
+
+def test_a_writer_process_writes_what_a_writer_thread_writes(tmp_path: Path) -> None:
+    assert _digest(tmp_path, 4, "all", "process") == _digest(tmp_path, 4, "all", "thread")
 
 
 def test_reading_only_the_relevant_invoices_decides_as_reading_all(tmp_path: Path) -> None:

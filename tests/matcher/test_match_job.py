@@ -76,6 +76,20 @@ def test_reading_only_the_relevant_invoices_gives_the_same_outcomes(engine: Engi
     assert [sg[1] for sg in o.suggestions] == ["INV-2026-0900"]  # found by its amount alone
 
 
+def test_a_writer_process_writes_what_the_writer_thread_writes(engine: Engine) -> None:
+    """Large runs write their chunks in a second process (its own engine from the URL, a PostgreSQL
+    search_path included); small chunks here, so that several are in flight."""
+    ids = _books().save(engine)
+    summary = run_match(engine, load_rules(), chunk_size=3, writer="process")
+    assert (summary.considered, summary.posted, summary.ignored, summary.queued) == (10, 4, 2, 4)
+    assert summary.queued_by_reason == {"ambiguous": 1, "possible-duplicate": 1, "unknown-payer": 1,
+                                        "currency-mismatch": 1}
+    _assert_outcomes(engine, ids)
+    before = _counts(engine)
+    assert run_match(engine, load_rules(), writer="process").considered == 0
+    assert _counts(engine) == before
+
+
 def _assert_outcomes(engine: Engine, ids: dict[str, int]) -> None:
     o = outcome(engine, ids["clean"])
     assert o.status == "posted" and o.allocations[0][0] == "INV-2026-0042" and o.allocations[0][4] == "reference+amount"
