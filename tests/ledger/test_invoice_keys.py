@@ -61,3 +61,25 @@ def test_invoices_written_otherwise_are_keyed_by_the_refresh(engine: Engine) -> 
     # the leading-zeros form names the open invoice; the cancelled one is never looked up
     assert found.select("invoice_id", "customer_id", "key").rows() == [("INV-2026-0042", "C9", "INV202642")]
     assert set(every["invoice_id"].to_list()) == {"INV-2026-0042"}
+
+
+def test_a_database_from_before_the_keys_is_keyed_after_the_upgrade(db_url: str) -> None:
+    from alembic import command
+
+    from ledger.db import alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO customers (customer_id, name, created_at, updated_at) "
+                          "VALUES ('C1', 'One', '2026-10-01', '2026-10-01')"))
+        conn.execute(text(
+            "INSERT INTO invoices (invoice_id, customer_id, issue_date, due_date, currency, amount, open_amount, "
+            "erp_open_amount, status, created_at, updated_at) VALUES ('INV-2026-0007', 'C1', '2026-10-01', "
+            "'2026-10-31', 'EUR', 10, 10, 10, 'open', '2026-10-01', '2026-10-01')"
+        ))
+    assert upgrade(engine) == ("0001", "0002")
+    with engine.begin() as conn:
+        assert invoice_keys.refresh(conn) == 1
+    assert ("INV20267", 2) in _keys(engine)["INV-2026-0007"]
+    engine.dispose()
