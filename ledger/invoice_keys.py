@@ -22,7 +22,7 @@ from collections.abc import Iterable
 import polars as pl
 from sqlalchemy import Connection
 
-from ledger.db import bulk_write
+from ledger.db import bulk_write, fetch_frame
 from matcher.candidates import invoice_key_frame
 
 KEYS_VERSION = 1
@@ -117,15 +117,7 @@ def lookup(conn: Connection, keys: pl.Series | None) -> pl.DataFrame:
         if not values:
             return pl.DataFrame(schema=KEY_SCHEMA)
         sql += " AND k.key IN " + json_values(conn, values)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    if not rows:
-        return pl.DataFrame(schema=KEY_SCHEMA)
-    return pl.DataFrame(rows, schema=KEY_SCHEMA, orient="row")
+    return fetch_frame(conn, sql, KEY_SCHEMA)
 
 
 def json_values(conn: Connection, values: list[str] | list[int]) -> str:
