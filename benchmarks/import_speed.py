@@ -2,7 +2,7 @@
 
 Generates large statement files, imports each with the real import job (detection,
 parser, deduplication, balance checks, one database transaction per file) in a child
-process, and prints lines per second and the child's peak RSS.
+process, and prints lines per second and peak RSS.
 
 Targets (issue 3): camt.053 and CSV >= 20,000 lines/s, MT940 >= 10,000 lines/s,
 OFX >= 3,500 lines/s (100,000 lines in <= 30 s); peak memory < 2 GiB for a
@@ -10,24 +10,46 @@ OFX >= 3,500 lines/s (100,000 lines in <= 30 s); peak memory < 2 GiB for a
 line (entry, row, ``:61:``) for camt, CSV and MT940, and a line of the file for OFX
 (the issue's "100,000-line OFX file"; one transaction is 10 file lines there).
 
-Both wall and CPU seconds of the child are printed.  On a shared, loaded machine
-wall time says more about the neighbours than about the code; the CPU rate
-(lines per CPU second, what one otherwise idle core would do) is the figure to
-compare between runs, and the one checked against the target.
+What is checked against the target is the WALL rate (lines per second of elapsed
+time), because that is what the issue asks for and what the import job is built
+for: a file of ``jobs.importer.WORKER_MIN_BYTES`` or more of a parser whose lines
+stream (camt) is parsed in a second process (``parsers/worker.py``) while the
+importing process writes the database, so on two cores parse and write overlap.
+That makes an import faster, not cheaper: both processes together spend at least
+the CPU seconds one process would (the transfer between them adds some).  So the
+CPU figure printed is the honest total (importer + parse worker, and each of
+them), its rate is printed for comparison between runs, but it no longer says what
+one core does per second, and it is not held against the target.
+
+Wall time depends on the machine being quiet.  The one-minute load average before
+a format's first import is printed, and so is the CPU time OTHER processes used
+during the import reported (the machine's busy time from /proc/stat minus the
+import's own); when that is above ``QUIET`` of one core, the wall figure is marked
+as unreliable (run again when the machine is idle; --repeat keeps the best of N
+imports, since other processes only ever add time).  A virtual machine's
+neighbours on the host are not in /proc/stat: the speed of a plain Python loop is
+printed first (about 0.33 s on this machine when the host is quiet; the issue's
+figures were taken so) to tell a slow host from slow code.  Peak RSS is given
+for the importer and the parse worker, and the memory target holds their sum; the
+worker's figure is an upper bound, since it counts the instant the worker is
+started, when it still shares the importer's memory.
 
     python benchmarks/import_speed.py [--lines 100000] [--formats camt,csv,mt940,ofx] [--camt-million]
                                       [--repeat N]      # best of N imports of each file
-                                      [--profile DIR]   # also write a cProfile of each import
+                                      [--profile DIR]   # also write a cProfile of each import (importer only)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGETS = {"camt": 20_000, "csv": 20_000, "mt940": 10_000, "ofx": 3_500}
+MEMORY_LIMIT_MIB = 2048
+QUIET = 0.10  # share of one core other processes may use during an import for its wall figure to count
 
 
 def write_mt940(path: Path, n_lines: int, seed: int = 3) -> None:
@@ -102,18 +126,37 @@ profile = sys.argv[3] if len(sys.argv) > 3 else ""
 if profile:
     import cProfile
     prof = cProfile.Profile(); prof.enable()
-t, c = time.perf_counter(), time.process_time()
+def worker_cpu():  # the parse worker's CPU seconds, counted once it has been waited for
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+t, c, w = time.perf_counter(), time.process_time(), worker_cpu()
 r = import_file(engine, Path(sys.argv[2]))
-dt, dc = time.perf_counter() - t, time.process_time() - c
+dt, dc, dw = time.perf_counter() - t, time.process_time() - c, worker_cpu() - w
 if profile:
     prof.disable(); prof.dump_stats(profile)
-print(r.status, r.transactions, f"{dt:.3f}", f"{dc:.3f}", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-      (r.error or "-").replace(" ", "_"))
+print(r.status, r.transactions, f"{dt:.3f}", f"{dc:.3f}", f"{dw:.3f}", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, (r.error or "-").replace(" ", "_"))
 """
 
 
+def _machine_busy_s() -> float | None:
+    """CPU seconds all processes of the machine have used since boot (Linux), or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fh.readline().split()[1:9])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_s() -> float:
+    """CPU seconds of this process's finished children (the import and its parse worker)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child(fmt: str, folder: Path, path: Path, n: int, profile_dir: Path | None) -> list[str] | None:
-    """One import into a fresh database; the child's printed fields, or None when it failed."""
+    """One import into a fresh database: the child's printed fields and the share of a core others used meanwhile."""
     db = folder / f"{fmt}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -121,34 +164,49 @@ def _child(fmt: str, folder: Path, path: Path, n: int, profile_dir: Path | None)
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
         argv.append(str(profile_dir / f"import-{fmt}-{n}.prof"))
+    busy, ours, start = _machine_busy_s(), _children_s(), time.perf_counter()
     out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    elapsed, after = time.perf_counter() - start, _machine_busy_s()
     if out.returncode != 0:
         print(f"{fmt:6s} FAILED: {out.stderr.strip().splitlines()[-1] if out.stderr else out.returncode}")
         return None
-    return out.stdout.split()
+    others = "-1" if busy is None or after is None else \
+        f"{max(0.0, (after - busy) - (_children_s() - ours)) / elapsed:.3f}"
+    return [*out.stdout.split(), others]
 
 
-def run(fmt: str, folder: Path, n: int, profile_dir: Path | None = None, repeat: int = 1) -> bool:
+def run(fmt: str, folder: Path, n: int, profile_dir: Path | None = None, repeat: int = 1,
+        memory_check: bool = False) -> bool:
     path, n_tx, counted = generate(fmt, folder, n)
+    load = os.getloadavg()[0]
     runs = []
     for _ in range(max(1, repeat)):
         fields = _child(fmt, folder, path, n, profile_dir)
         if fields is None:
             return False
         runs.append(fields)
-    # The best of the repeats: other processes only ever add time, never take it away.
-    status, lines, secs, cpu, rss, error = min(runs, key=lambda f: float(f[3]))
-    wall_s, cpu_s = min(float(f[2]) for f in runs), float(cpu)
+    # The best of the repeats (other processes only ever add time, never take it away); all
+    # figures printed are that import's.
+    status, lines, wall, cpu, worker, rss, worker_rss, error, others = min(runs, key=lambda f: float(f[2]))
+    wall_s, cpu_s, worker_s, others_share = float(wall), float(cpu), float(worker), float(others)
+    total_s = cpu_s + worker_s
     rate = counted / wall_s if wall_s else 0
-    cpu_rate = counted / cpu_s if cpu_s else 0
+    cpu_rate = counted / total_s if total_s else 0
     target = TARGETS[fmt]
-    ok = status == "imported" and int(lines) == n_tx and cpu_rate >= target
+    rss_mib, worker_mib = int(rss) / 1024, int(worker_rss) / 1024
+    ok = status == "imported" and int(lines) == n_tx and rate >= target
+    if memory_check:
+        ok = ok and rss_mib + worker_mib < MEMORY_LIMIT_MIB
     unit = "file lines" if fmt == "ofx" else "lines"
     extra = f" ({int(lines):,} transactions)" if fmt == "ofx" else ""
-    print(f"{fmt:6s} {counted:>9,} {unit}{extra}: {wall_s:6.1f} s wall = {rate:>7,.0f}/s, "
-          f"{cpu_s:6.1f} s CPU = {cpu_rate:>7,.0f}/s ({cpu_s * 100_000 / counted:5.2f} CPU s per 100k) "
-          f"(target {target:,}/s); peak RSS {int(rss) / 1024:,.0f} MiB; {status}"
-          + ("" if error == "-" else f" {error}") + ("" if ok else "  <- MISSED"))
+    split = f" = importer {cpu_s:.1f} + parse worker {worker_s:.1f}" if worker_s else " (one process)"
+    quiet = f"others {others_share:.0%} of a core" if others_share >= 0 else "others unknown"
+    busy = "" if 0 <= others_share <= QUIET else "  (machine busy: wall figure unreliable)"
+    print(f"{fmt:6s} {counted:>9,} {unit}{extra}: {wall_s:6.1f} s wall = {rate:>7,.0f}/s (target {target:,}/s; "
+          f"load {load:.2f}, {quiet}); {total_s:5.1f} s CPU{split} = {cpu_rate:>7,.0f}/s "
+          f"({total_s * 100_000 / counted:5.2f} CPU s per 100k); peak RSS {rss_mib:,.0f} MiB"
+          + (f" + worker {worker_mib:,.0f} MiB" if worker_s else "") + f"; {status}"
+          + ("" if error == "-" else f" {error}") + ("" if ok else "  <- MISSED") + busy)
     if profile_dir is not None:
         print(f"       profile: {profile_dir / f'import-{fmt}-{n}.prof'}")
     return ok
@@ -162,11 +220,14 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, default=None, help="write a cProfile of each import into this folder")
     ap.add_argument("--repeat", type=int, default=1, help="import each file N times, print the best (loaded machines)")
     args = ap.parse_args()
+    from benchmarks.bench_camt_parse import machine_speed
+
+    print(f"machine: 10M-iteration Python loop {machine_speed():.2f} s CPU (about 0.33 s when the host is quiet)")
     folder = Path(tempfile.mkdtemp(prefix="recon-import-bench-"))
     try:
         ok = all([run(fmt, folder, args.lines, args.profile, args.repeat) for fmt in args.formats.split(",")])
         if args.camt_million:
-            ok = run("camt", folder, 1_000_000) and ok
+            ok = run("camt", folder, 1_000_000, memory_check=True) and ok
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sys.exit(0 if ok else 1)

@@ -14,6 +14,13 @@ questions (after beangulp's importer protocol):
 Parsers never touch the database and never deduplicate: that belongs to the
 import job (``jobs/importer.py``).
 
+A parser whose lines come while the file is still being read (not after the
+whole file was read) may say so with a class attribute ``streams = True``: the
+import job then reads a large file of it in a second process while it writes
+the lines already read (``parsers/worker.py``).  Without it, or ``False``, the
+import job parses in its own process, where the parse would otherwise only be
+moved, not overlapped.
+
 Amounts are signed :class:`~decimal.Decimal` (credit to our account positive,
 debit negative), never float.
 """

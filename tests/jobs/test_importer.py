@@ -101,3 +101,94 @@ def test_balance_mismatch_is_a_stored_warning(cli_run, engine, tmp_path: Path) -
     with transaction(engine) as s:
         stmt = s.scalars(select(StatementRow)).one()
         assert stmt.warnings and "balance does not add up" in stmt.warnings[0]
+
+
+# -- large files: parsed in a second process while this one writes ---------------
+
+
+def _camt(path: Path, n: int, **kwargs) -> Path:  # type: ignore[no-untyped-def]
+    from benchmarks.gen_camt import write_camt053
+
+    write_camt053(path, n, **kwargs)
+    return path
+
+
+def _children() -> list:  # type: ignore[type-arg]
+    import psutil
+
+    return [p for p in psutil.Process().children() if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_file_parsed_in_a_worker_is_stored_as_in_process(engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from jobs.importer import import_file
+    from parsers.camt import CamtParser
+
+    path = _camt(tmp_path / "big.xml", 3_000, seed=11)
+    monkeypatch.setenv("RECON_PARSE_WORKER", "1")
+    r = import_file(engine, path)
+    assert (r.status, r.format, r.transactions, r.duplicates, r.warnings) == ("imported", "camt", 3_000, 0, [])
+    assert not _children()
+    (statement,) = CamtParser().parse(path)
+    expected = [(line.raw, line.amount, line.booking_date) for line in statement.lines]
+    with transaction(engine) as s:
+        stored = s.execute(select(BankTransaction.raw, BankTransaction.amount, BankTransaction.booking_date)
+                           .order_by(BankTransaction.position)).all()
+        (row,) = s.scalars(select(StatementRow)).all()
+        assert row.closing_balance == statement.closing.amount and row.line_count == 3_000
+    assert [tuple(t) for t in stored] == expected
+    # The same lines read in this process give the same keys: all of them are duplicates.
+    monkeypatch.setenv("RECON_PARSE_WORKER", "0")
+    resent = tmp_path / "resent.xml"
+    resent.write_text(path.read_text(encoding="utf-8").replace("<Id>BENCH-", "<Id>RESENT-"), encoding="utf-8")
+    again = import_file(engine, resent)
+    assert (again.status, again.transactions, again.duplicates) == ("imported", 0, 3_000)
+
+
+def test_a_parse_error_at_the_end_of_a_worker_parse_stores_nothing(engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from jobs.importer import CHUNK, import_file
+
+    path = _camt(tmp_path / "late.xml", CHUNK * 2 + 500, seed=12)
+    text = path.read_text(encoding="utf-8")
+    last = text.index('<Amt Ccy="EUR">', text.rindex("<Ntry>")) + len('<Amt Ccy="EUR">')  # the last entry's amount
+    path.write_text(text[:last] + "7,25" + text[text.index("<", last):], encoding="utf-8")
+    line = text[:last].count("\n") + 1
+    good = _camt(tmp_path / "good.xml", 10, seed=13, account="NL91ABNA0417164300")
+    monkeypatch.setenv("RECON_PARSE_WORKER", "1")
+    bad = import_file(engine, path)
+    assert bad.status == "rejected" and bad.format == "camt"
+    assert bad.error and bad.error.startswith(f"{path}:{line}: ") and "'7,25' is not an amount" in bad.error
+    assert _count(engine, BankTransaction) == 0 and _count(engine, StatementFile) == 0
+    assert import_file(engine, good).transactions == 10
+    assert not _children()
+
+
+def test_a_known_file_is_skipped_and_its_worker_stopped(engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from jobs.importer import import_file
+
+    path = _camt(tmp_path / "twice.xml", 2_500, seed=14)
+    monkeypatch.setenv("RECON_PARSE_WORKER", "1")
+    assert import_file(engine, path).transactions == 2_500
+    again = import_file(engine, path)
+    assert (again.status, again.warnings) == ("skipped", ["this file was imported before (same content)"])
+    assert not _children()
+    assert _count(engine, BankTransaction) == 2_500
+
+
+def test_which_files_a_worker_parses(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from jobs.importer import WORKER_MIN_BYTES, use_worker
+    from parsers.camt import CamtParser
+    from parsers.csv_export import CSVParser
+
+    camt, csv = CamtParser(), CSVParser(())
+    monkeypatch.delenv("RECON_PARSE_WORKER", raising=False)
+    assert not use_worker(camt, WORKER_MIN_BYTES - 1)
+    assert use_worker(camt, WORKER_MIN_BYTES) == (len(os.sched_getaffinity(0)) >= 2)
+    assert not use_worker(csv, WORKER_MIN_BYTES * 10)  # reads the whole file first: nothing to overlap
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    assert not use_worker(camt, WORKER_MIN_BYTES * 10)  # one core: nothing to overlap
+    monkeypatch.setenv("RECON_PARSE_WORKER", "0")
+    assert not use_worker(camt, WORKER_MIN_BYTES * 10)
+    monkeypatch.setenv("RECON_PARSE_WORKER", "1")
+    assert use_worker(csv, 10)

@@ -270,6 +270,29 @@ def test_multiple_statements_stream_one_after_the_other(tmp_path: Path) -> None:
     assert got[1][1][0].bank_reference == "CH-REF-B1"
 
 
+def test_statements_end_where_their_elements_end(tmp_path: Path) -> None:
+    """A statement without entries before one with entries; elements named like an entry or a
+    statement inside an entry; a balance after the entries: each read where it belongs."""
+    text = (FIXTURES / "camt053_v08_party.xml").read_text(encoding="utf-8")
+    start, end = text.index("<Stmt>"), text.index("</Stmt>") + len("</Stmt>")
+    quiet = text[start:text.index("<Ntry>")].replace("STMT-08-1", "STMT-08-0") + "</Stmt>"
+    busy = text[start:end]
+    tx_end = busy.index("</TxDtls>", busy.index("</TxDtls>") + 1)  # in the second entry (in the first: an error)
+    busy = (busy[:tx_end] + '<Ntry><Amt Ccy="CHF">9.99</Amt></Ntry><Stmt><Id>not a statement</Id></Stmt>'
+            + busy[tx_end:])
+    busy = busy.replace("</Stmt>", "<Bal><Tp><CdOrPrtry><Cd>ITBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"CHF\">7.00</Amt>"
+                                   "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-04-01</Dt></Dt></Bal></Stmt>")
+    path = tmp_path / "three.xml"
+    path.write_text(text[:start] + quiet + busy + busy.replace("STMT-08-1", "STMT-08-2") + text[end:],
+                    encoding="utf-8")
+    got = read(path)
+    assert [s.statement_id for s, _ in got] == ["STMT-08-0", "STMT-08-1", "STMT-08-2"]
+    assert [[line.amount for line in lines] for _, lines in got] == [
+        [], [Decimal("500.00"), Decimal("-420.00")], [Decimal("500.00"), Decimal("-420.00")]]
+    assert got[0][0].closing is not None and got[0][0].closing.amount == Decimal("30.00")
+    assert '<Ntry><Amt Ccy="CHF">9.99</Amt></Ntry>' in got[1][1][1].raw
+
+
 def test_a_large_generated_statement_streams(tmp_path: Path) -> None:
     from benchmarks.gen_camt import write_camt053
 
