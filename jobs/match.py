@@ -37,20 +37,9 @@ import polars as pl
 from sqlalchemy import BigInteger, Engine, String, cast, func, select, text
 
 from ledger import invoice_keys
-from ledger.bulk_posting import (
-    BulkDecision,
-    BulkIgnore,
-    BulkPost,
-    BulkQueue,
-    ChunkResult,
-    InvoiceState,
-    TxnState,
-    to_json,
-    write_chunk,
-)
-from ledger.db import fetch_frame, make_engine, transaction
+from ledger.bulk_posting import ChunkResult, PlainInvoice, to_json, write_plain
+from ledger.db import fetch_frame, json_values, make_engine, transaction
 from ledger.models import BankTransaction, Customer, CustomerAccount, CustomerAlias, Invoice, JobRun, utcnow
-from ledger.posting import AllocationLine, SuggestionGroup
 from matcher.candidates import (
     amount_only_candidates,
     fold_text_keys,
@@ -168,10 +157,10 @@ def load_invoices(engine: Engine, relevant: Relevant | None = None, *, reference
     if relevant is not None:
         with engine.connect() as conn:
             parts = [
-                f"invoices.invoice_id IN {invoice_keys.json_values(conn, relevant.invoice_ids)}" if relevant.invoice_ids else None,
-                f"invoices.customer_id IN {invoice_keys.json_values(conn, relevant.customers)}" if relevant.customers else None,
+                f"invoices.invoice_id IN {json_values(conn, relevant.invoice_ids)}" if relevant.invoice_ids else None,
+                f"invoices.customer_id IN {json_values(conn, relevant.customers)}" if relevant.customers else None,
                 (f"(invoices.open_amount > 0 AND CAST(round(invoices.open_amount * 100) AS BIGINT) IN "
-                 f"{invoice_keys.json_values(conn, relevant.amounts)})") if relevant.amounts else None,
+                 f"{json_values(conn, relevant.amounts)})") if relevant.amounts else None,
             ]
         parts = [x for x in parts if x]
         stmt = stmt.where(text("(" + " OR ".join(parts) + ")") if parts else text("1 = 0"))
@@ -340,37 +329,20 @@ def find_facts(engine: Engine, txns: pl.DataFrame, customers: pl.DataFrame, alia
 
 
 def _lean(d: Decision, tid: int, amount_cents: int, currency: str | None, book: InvoiceBook) -> tuple[Any, ...]:
-    """A decision as plain values (ints, strings, floats, the evidence dicts): what the writer needs,
-    cheap to hand to another process (Decimals and slotted objects pickle slowly).  See :func:`_expand`."""
+    """A decision as :func:`ledger.bulk_posting.write_plain` takes it: plain values (cents, strings,
+    the evidence already JSON text), cheap to hand to another process and to write."""
     ids = book.ids
     lines = [(ids[ln.inv], ln.cash, ln.adjustment, ln.adjustment_reason) for ln in d.lines]
     suggestions = [
-        ([(ids[ln.inv], ln.cash, ln.adjustment, ln.adjustment_reason) for ln in group], conf, reason, to_json(ev))
+        ([(ids[ln.inv], ln.cash, ln.adjustment, ln.adjustment_reason) for ln in group], str(to_decimal(conf)), reason,
+         to_json(ev))
         for group, conf, reason, ev in d.suggestions
     ] if d.kind == "queue" else []
-    # the evidence is encoded here: a string crosses to the writer process faster than a dict, and the
-    # deciding process has the time (the writer is the slower of the two)
-    return (d.kind, tid, amount_cents, currency, d.reason, d.detail, d.customer_id, d.confidence, lines,
-            to_json(d.evidence) if d.kind == "post" else None, d.remainder, suggestions)
-
-
-def _expand(lean: tuple[Any, ...]) -> BulkDecision:
-    """The decision :func:`_lean` made plain, as :func:`ledger.bulk_posting.write_chunk` takes it."""
-    kind, tid, amount, currency, reason, detail, customer, confidence, lines, evidence, remainder, groups = lean
-    state = TxnState(tid, _dec(amount), currency)
-    if kind == "ignore":
-        return BulkIgnore(state, reason)
-    if kind == "post":
-        return BulkPost(state, [AllocationLine(i, _dec(c), _dec(a), r) for i, c, a, r in lines], reason,
-                        to_decimal(confidence), evidence, customer, remainder)
-    return BulkQueue(state, reason, detail, [
-        SuggestionGroup([AllocationLine(i, _dec(c), _dec(a), r) for i, c, a, r in group], to_decimal(conf), why, ev)
-        for group, conf, why, ev in groups
-    ], customer)
-
-
-def _dec(value: int) -> Decimal:
-    return Decimal(value).scaleb(-2)
+    # the evidence is encoded here: a string crosses to the writer process faster than a dict
+    post = d.kind == "post"
+    return (d.kind, tid, amount_cents, currency, d.reason, d.detail, d.customer_id,
+            str(to_decimal(d.confidence)) if post else None, lines, to_json(d.evidence) if post else None,
+            d.remainder, suggestions)
 
 
 def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: Progress | None = None,
@@ -426,7 +398,7 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
     facts, invoices = find_facts(engine, txns, customers, aliases, accounts, settings_book, scope=scope)
     book = build_book(invoices, customers)
     s_default = settings_book.default
-    limit = None if s_default.four_eyes_limit_cents is None else _dec(s_default.four_eyes_limit_cents)
+    limit = s_default.four_eyes_limit_cents
 
     t2 = time.monotonic()
     # a small run in a few chunks too, so that writing overlaps deciding (not below 2,000: each chunk
@@ -515,20 +487,19 @@ def _writer_process_init(url: str) -> None:
 
 
 def _write(engine: Engine | None, chunk: list[tuple[Any, ...]], starts: dict[str, tuple[int, int, str]], actor: str,
-           job_run_id: int | None, limit: Decimal | None) -> ChunkResult:
+           job_run_id: int | None, limit: int | None) -> ChunkResult:
     """Write one chunk in one database transaction (in the writer thread, or the writer process with
-    its own engine); ``starts``: invoice id -> (amount, open amount at the chunk's start, currency)."""
+    its own engine); ``starts``: invoice id -> (amount, open amount at the chunk's start, currency), cents."""
     engine = engine or _PROCESS_ENGINE
     if engine is None:
         raise RuntimeError("the match writer process has no database engine")
-    invoices: dict[str, InvoiceState] = {}
-    for invoice_id, (amount_c, open_c, currency) in starts.items():
-        state = InvoiceState(_dec(amount_c), _dec(open_c), currency or None)
-        state.status = "paid" if open_c <= 0 else ("partly_paid" if open_c < amount_c else "open")
-        invoices[invoice_id] = state
-    decisions = [_expand(x) for x in chunk]
+    invoices = {
+        invoice_id: PlainInvoice(amount_c, open_c, currency or None,
+                                 "paid" if open_c <= 0 else ("partly_paid" if open_c < amount_c else "open"))
+        for invoice_id, (amount_c, open_c, currency) in starts.items()
+    }
     with engine.begin() as conn:
-        return write_chunk(conn, decisions, invoices, actor=actor, job_run_id=job_run_id, approval_limit=limit)
+        return write_plain(conn, chunk, invoices, actor=actor, job_run_id=job_run_id, approval_limit=limit)
 
 
 def _wait(pending: Future[ChunkResult] | None, progress: Progress | None, total: int, done: int,

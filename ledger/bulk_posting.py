@@ -24,18 +24,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from ledger.db import json_values
 from ledger.models import (
-    Allocation,
     AuditEntry,
     Invoice,
-    QueueItem,
-    Suggestion,
-    UnappliedCash,
     utcnow,
 )
 from ledger.posting import (
@@ -61,12 +57,6 @@ class TxnState:
     customer_id: str | None = None
     ignore_reason: str | None = None
 
-    def state(self) -> RawJSON:
-        """``ledger.posting.transaction_state`` as the JSON the audit stores (built directly: it is
-        written twice per decision, a million times per large run)."""
-        return RawJSON(f'{{"status": "{self.status}", "customer_id": {_jstr(self.customer_id)}, '
-                       f'"ignore_reason": {_jstr(self.ignore_reason)}}}')
-
 
 @dataclass(slots=True)
 class InvoiceState:
@@ -76,10 +66,6 @@ class InvoiceState:
     open: Decimal
     currency: str | None
     status: str = "open"
-
-    def state(self) -> RawJSON:
-        """``ledger.posting.invoice_state`` as the JSON the audit stores."""
-        return RawJSON(f'{{"open_amount": "{self.open}", "status": "{self.status}"}}')
 
 
 @dataclass(slots=True)
@@ -131,48 +117,6 @@ class ChunkResult:
     ignore_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _status_of(inv: InvoiceState) -> str:
-    if inv.status == "cancelled":
-        return "cancelled"
-    if inv.open <= ZERO:
-        return "paid"
-    if inv.open < inv.amount:
-        return "partly_paid"
-    return "open"
-
-
-def _validate(d: BulkPost, invoices: dict[str, InvoiceState], unapplied: Decimal) -> None:
-    """The checks of ``ledger.posting._validate_lines`` on the chunk's running invoice state."""
-    txn = d.txn
-    if txn.amount <= ZERO:
-        raise PostingError(f"transaction {txn.id} is a debit ({txn.amount}); only incoming payments settle invoices")
-    seen: set[str] = set()
-    for line in d.lines:
-        if line.invoice_id in seen:
-            raise PostingError(f"invoice {line.invoice_id} is named twice in one posting")
-        seen.add(line.invoice_id)
-        inv = invoices.get(line.invoice_id)
-        if inv is None:
-            raise PostingError(f"unknown invoice {line.invoice_id}")
-        if line.amount < ZERO or line.adjustment_amount < ZERO:
-            raise PostingError(f"invoice {line.invoice_id}: amounts must not be negative")
-        if line.amount + line.adjustment_amount <= ZERO:
-            raise PostingError(f"invoice {line.invoice_id}: nothing to allocate")
-        if line.adjustment_amount > ZERO and line.adjustment_reason not in ADJUSTMENT_REASONS:
-            raise PostingError(f"invoice {line.invoice_id}: an adjustment needs a reason")
-        if inv.status == "cancelled":
-            raise PostingError(f"invoice {line.invoice_id} is cancelled")
-        if txn.currency and inv.currency and txn.currency != inv.currency:
-            raise PostingError(f"invoice {line.invoice_id} is in {inv.currency}, the payment in {txn.currency}")
-        if line.amount + line.adjustment_amount > inv.open:
-            raise PostingError(
-                f"invoice {line.invoice_id} has {inv.open} open; cannot allocate {line.amount + line.adjustment_amount}"
-            )
-    total = sum((ln.amount for ln in d.lines), ZERO) + unapplied
-    if total > txn.amount:
-        raise PostingError(f"allocations of {total} exceed the payment of {txn.amount}")
-
-
 def write_chunk(
     conn: Connection,
     decisions: Sequence[BulkDecision],
@@ -188,263 +132,358 @@ def write_chunk(
     the decisions touch; it is updated in place.  Raises
     :class:`~ledger.posting.PostingError` when a decision breaks an invariant or
     the database changed under the chunk (the caller rolls back).
+
+    The decisions are converted to the plain form of :func:`write_plain` (integer
+    cents, evidence as JSON text), which does the work.
+    """
+    plain: list[tuple[Any, ...]] = []
+    initial: dict[int, tuple[str | None, str | None]] = {}
+    for d in decisions:
+        txn = d.txn
+        if txn.status != "new":
+            raise PostingError(f"transaction {txn.id} is {txn.status}, not new")
+        if txn.customer_id is not None or txn.ignore_reason is not None:
+            initial[txn.id] = (txn.customer_id, txn.ignore_reason)
+        amount = to_cents(txn.amount)
+        if isinstance(d, BulkIgnore):
+            plain.append(("ignore", txn.id, amount, txn.currency, d.reason, None, None, None, [], None, "error", []))
+        elif isinstance(d, BulkQueue):
+            groups = [(_plain_lines(g.lines), _conf(g.confidence), g.reason, _json(g.evidence)) for g in d.suggestions]
+            plain.append(("queue", txn.id, amount, txn.currency, d.reason, d.detail, d.customer_id, None, [], None,
+                          "error", groups))
+        else:
+            plain.append(("post", txn.id, amount, txn.currency, d.reason, None, d.customer_id, _conf(d.confidence),
+                          _plain_lines(d.lines), _json(d.evidence), d.remainder, []))
+    states = {k: PlainInvoice(to_cents(v.amount), to_cents(v.open), v.currency, v.status) for k, v in invoices.items()}
+    limit = None if approval_limit is None else to_cents(approval_limit)
+    result = write_plain(conn, plain, states, actor=actor, job_run_id=job_run_id, approval_limit=limit,
+                         initial=initial)
+    for k, v in invoices.items():
+        v.open, v.status = _dec(states[k].open), states[k].status
+    return result
+
+
+@dataclass(slots=True)
+class PlainInvoice:
+    """An invoice as a chunk of :func:`write_plain` starts from (cents); updated as decisions apply."""
+
+    amount: int
+    open: int
+    currency: str | None
+    status: str = "open"
+
+
+def to_cents(value: Decimal | int | str) -> int:
+    """A money value (rounded to cents, as :func:`ledger.posting.money` rounds) in integer cents."""
+    return int(money(value).scaleb(2))
+
+
+def cents_text(value: int) -> str:
+    """Integer cents as the decimal text recon stores: ``120000`` -> ``"1200.00"``."""
+    if value < 0:
+        return "-" + cents_text(-value)
+    return f"{value // 100}.{value % 100:02d}"
+
+
+def _dec(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+def _conf(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _plain_lines(lines: Sequence[AllocationLine]) -> list[tuple[str, int, int, str | None]]:
+    return [(ln.invoice_id, to_cents(ln.amount), to_cents(ln.adjustment_amount), ln.adjustment_reason or None)
+            for ln in lines]
+
+
+def _plain_status(inv: PlainInvoice) -> str:
+    if inv.status == "cancelled":
+        return "cancelled"
+    if inv.open <= 0:
+        return "paid"
+    if inv.open < inv.amount:
+        return "partly_paid"
+    return "open"
+
+
+def _check_post(tid: int, amount: int, currency: str | None, lines: list[tuple[str, int, int, str | None]],
+                invoices: dict[str, PlainInvoice], unapplied: int) -> None:
+    """The checks of ``ledger.posting._validate_lines`` on the chunk's running invoice state."""
+    if amount <= 0:
+        raise PostingError(f"transaction {tid} is a debit ({cents_text(amount)}); only incoming payments settle invoices")
+    seen: set[str] = set()
+    for invoice_id, cash, adj, adj_reason in lines:
+        if invoice_id in seen:
+            raise PostingError(f"invoice {invoice_id} is named twice in one posting")
+        seen.add(invoice_id)
+        inv = invoices.get(invoice_id)
+        if inv is None:
+            raise PostingError(f"unknown invoice {invoice_id}")
+        if cash < 0 or adj < 0:
+            raise PostingError(f"invoice {invoice_id}: amounts must not be negative")
+        if cash + adj <= 0:
+            raise PostingError(f"invoice {invoice_id}: nothing to allocate")
+        if adj > 0 and adj_reason not in ADJUSTMENT_REASONS:
+            raise PostingError(f"invoice {invoice_id}: an adjustment needs a reason")
+        if inv.status == "cancelled":
+            raise PostingError(f"invoice {invoice_id} is cancelled")
+        if currency and inv.currency and currency != inv.currency:
+            raise PostingError(f"invoice {invoice_id} is in {inv.currency}, the payment in {currency}")
+        if cash + adj > inv.open:
+            raise PostingError(
+                f"invoice {invoice_id} has {cents_text(inv.open)} open; cannot allocate {cents_text(cash + adj)}"
+            )
+    total = sum(ln[1] for ln in lines) + unapplied
+    if total > amount:
+        raise PostingError(f"allocations of {cents_text(total)} exceed the payment of {cents_text(amount)}")
+
+
+def _txn_state(status: str, customer_id: str | None, ignore_reason: str | None) -> str:
+    """``ledger.posting.transaction_state`` as the JSON the audit stores."""
+    return f'{{"status": "{status}", "customer_id": {_jstr(customer_id)}, "ignore_reason": {_jstr(ignore_reason)}}}'
+
+
+_NEW_STATE = '{"status": "new", "customer_id": null, "ignore_reason": null}'
+
+
+def _inv_state(inv: PlainInvoice) -> str:
+    """``ledger.posting.invoice_state`` as the JSON the audit stores."""
+    return f'{{"open_amount": "{cents_text(inv.open)}", "status": "{inv.status}"}}'
+
+
+# the columns write_plain fills, in the order of its row tuples
+_ALLOC_COLS = ("transaction_id", "invoice_id", "amount", "adjustment_amount", "adjustment_reason", "status",
+               "confidence", "reason", "evidence", "automatic", "decided_by", "decided_at", "job_run_id")
+_CASH_COLS = ("transaction_id", "customer_id", "amount", "currency", "status", "reason", "created_by", "created_at")
+_QUEUE_COLS = ("transaction_id", "reason", "detail", "customer_id", "status", "created_at", "created_by", "job_run_id")
+_SUGG_COLS = ("queue_item_id", "rank", "invoice_id", "amount", "adjustment_amount", "adjustment_reason", "confidence",
+              "reason", "evidence")
+_AUDIT_COLS = ("at", "actor", "action", "transaction_id", "invoice_id", "entity", "entity_id", "before", "after",
+               "detail", "job_run_id")
+_ENTITY = 6  # position of entity_id in an audit row
+
+
+def write_plain(
+    conn: Connection,
+    decisions: Sequence[tuple[Any, ...]],
+    invoices: dict[str, PlainInvoice],
+    *,
+    actor: str,
+    job_run_id: int | None = None,
+    approval_limit: int | None = None,
+    initial: dict[int, tuple[str | None, str | None]] | None = None,
+) -> ChunkResult:
+    """:func:`write_chunk` for decisions in plain values, the form ``recon match`` hands its writer.
+
+    A decision is ``(kind, transaction id, amount, currency, reason, detail,
+    customer id, confidence, lines, evidence, remainder, suggestions)``: money in
+    integer cents, ``kind`` one of post, queue, ignore; ``confidence`` decimal
+    text; ``lines`` ``(invoice id, cash, adjustment, adjustment reason)``;
+    ``evidence`` JSON text; ``suggestions`` ``(lines, confidence, reason,
+    evidence)``.  Unused fields are None (or empty).  Every transaction is
+    ``new`` with no payer yet unless ``initial`` gives its payer and ignore reason.
+    ``approval_limit``: cents.  Rows are built as the driver takes them (no
+    per-value type processing): a million decisions spend their time in the
+    database, not here.
     """
     result = ChunkResult()
     if not decisions:
         return result
+    initial = initial or {}
     when = utcnow()
-    # the timestamp as the driver takes it, converted once (every row of the chunk carries it)
     now = _driver_value(conn, AuditEntry.__table__.c.at, when)
-    txn_ids = [d.txn.id for d in decisions]
+    txn_ids = [d[1] for d in decisions]
     if len(set(txn_ids)) != len(txn_ids):
         raise PostingError("a transaction is decided twice in one chunk")
-    open_items = set(
-        conn.execute(
-            select(QueueItem.transaction_id).where(
-                QueueItem.transaction_id.in_(txn_ids), QueueItem.status == "open"
-            )
-        ).scalars()
-    )
+    open_items = [row[0] for row in conn.exec_driver_sql(
+        f"SELECT transaction_id FROM queue_items WHERE status = 'open' AND transaction_id IN {json_values(conn, txn_ids)}"
+    )]
     if open_items:
         raise PostingError(f"transaction(s) {sorted(open_items)[:5]} already wait in the queue")
     start_open = {k: v.open for k, v in invoices.items()}
 
-    alloc_rows: list[dict[str, Any]] = []
-    cash_rows: list[dict[str, Any]] = []
-    queue_rows: list[dict[str, Any]] = []
-    queue_suggestions: list[list[dict[str, Any]]] = []
-    audit_rows: list[dict[str, Any]] = []  # in the order the ORM functions would write them
-    txn_updates: list[dict[str, Any]] = []
+    allocs: list[tuple[Any, ...]] = []
+    cash_rows: list[tuple[Any, ...]] = []
+    queue_rows: list[tuple[Any, ...]] = []
+    sugg_rows: list[tuple[Any, ...]] = []  # queue_item_id holds the queue row's position until ids are known
+    audit: list[tuple[Any, ...]] = []
+    entity_of: list[tuple[int, str, int]] = []  # (audit row, table, position): entity ids to fill in
+    txn_updates: list[tuple[Any, ...]] = []
+    posted_cents = 0
+    queue_reasons, ignore_reasons = result.queue_reasons, result.ignore_reasons
+    audit_append, alloc_append = audit.append, allocs.append
 
-    for d in decisions:
-        settled = ZERO
-        txn = d.txn
-        if txn.status != "new":
-            raise PostingError(f"transaction {txn.id} is {txn.status}, not new")
-        before_txn = txn.state()
-        if isinstance(d, BulkIgnore):
-            txn.status = "ignored"
-            txn.ignore_reason = d.reason[:100]
-            audit_rows.append(_audit(now, actor, "ignore", txn.id, None, "transaction", str(txn.id), before_txn,
-                                     txn.state(), {"reason": d.reason, "automatic": True}, job_run_id))
+    for kind, tid, amount, currency, reason, detail, customer_id, confidence, lines, evidence, remainder, groups \
+            in decisions:
+        cid, ignore_reason = initial.get(tid, (None, None))
+        before_txn = _NEW_STATE if tid not in initial else _txn_state("new", cid, ignore_reason)
+        settled = 0
+        if kind == "ignore":
+            status, ignore_reason = "ignored", reason[:100]
+            audit_append((now, actor, "ignore", tid, None, "transaction", str(tid), before_txn,
+                          _txn_state(status, cid, ignore_reason),
+                          _encode({"reason": reason, "automatic": True}), job_run_id))
             result.ignored += 1
-            result.ignore_reasons[d.reason] = result.ignore_reasons.get(d.reason, 0) + 1
-        elif isinstance(d, BulkQueue):
+            ignore_reasons[reason] = ignore_reasons.get(reason, 0) + 1
+        elif kind == "queue":
             q = len(queue_rows)
-            queue_rows.append({
-                "transaction_id": txn.id, "reason": d.reason, "detail": d.detail, "customer_id": d.customer_id,
-                "status": "open", "created_at": now, "created_by": actor, "job_run_id": job_run_id,
-            })
-            sugg = []
-            for rank, group in enumerate(d.suggestions, start=1):
-                group_json = _json(group.evidence)
-                for line in group.lines:
-                    adj = money(line.adjustment_amount)
-                    sugg.append({
-                        "rank": rank, "invoice_id": line.invoice_id, "amount": money(line.amount),
-                        "adjustment_amount": adj,
-                        "adjustment_reason": line.adjustment_reason if adj > ZERO else None,
-                        "confidence": group.confidence, "reason": group.reason, "evidence": group_json,
-                    })
-            queue_suggestions.append(sugg)
-            txn.status = "queued"
-            if d.customer_id:
-                txn.customer_id = d.customer_id
-            row = _audit(now, actor, "queue", txn.id, None, "queue_item", None, before_txn, txn.state(), {
-                "reason": d.reason,
-                "detail": d.detail,
-                "suggestions": [
-                    {"rank": r, "invoices": [ln.invoice_id for ln in g.lines], "confidence": g.confidence,
-                     "reason": g.reason}
-                    for r, g in enumerate(d.suggestions, start=1)
-                ],
-            }, job_run_id)
-            row["_queue"] = q
-            audit_rows.append(row)
+            queue_rows.append((tid, reason, detail, customer_id, "open", now, actor, job_run_id))
+            summary = []
+            for rank, (g_lines, g_conf, g_reason, g_evidence) in enumerate(groups, start=1):
+                for invoice_id, cash, adj, adj_reason in g_lines:
+                    sugg_rows.append((q, rank, invoice_id, cents_text(cash), cents_text(adj),
+                                      adj_reason if adj > 0 else None, g_conf, g_reason, g_evidence))
+                summary.append({"rank": rank, "invoices": [ln[0] for ln in g_lines], "confidence": g_conf,
+                                "reason": g_reason})
+            status = "queued"
+            if customer_id:
+                cid = customer_id
+            entity_of.append((len(audit), "queue", q))
+            audit_append((now, actor, "queue", tid, None, "queue_item", None, before_txn,
+                          _txn_state(status, cid, ignore_reason),
+                          _encode({"reason": reason, "detail": detail, "suggestions": summary}), job_run_id))
             result.queued += 1
-            result.queue_reasons[d.reason] = result.queue_reasons.get(d.reason, 0) + 1
-        else:
-            lines = [
-                AllocationLine(ln.invoice_id, money(ln.amount), money(ln.adjustment_amount), ln.adjustment_reason or None)
-                for ln in d.lines
-            ]
-            d.lines = lines
-            allocated = sum((ln.amount for ln in lines), ZERO)
-            left = money(txn.amount - allocated)
-            unapplied = ZERO
-            if left > ZERO:
-                if d.remainder != "unapplied":
-                    raise PostingError(f"the allocations leave {left} of the payment of {txn.amount} unallocated")
+            queue_reasons[reason] = queue_reasons.get(reason, 0) + 1
+        elif kind == "post":
+            allocated = 0
+            for line in lines:
+                allocated += line[1]
+            left = amount - allocated
+            unapplied = 0
+            if left > 0:
+                if remainder != "unapplied":
+                    raise PostingError(f"the allocations leave {cents_text(left)} of the payment of "
+                                       f"{cents_text(amount)} unallocated")
                 unapplied = left
-            _validate(d, invoices, unapplied)
-            payer = d.customer_id or (_customer_of(conn, lines[0].invoice_id) if lines else None)
-            if unapplied > ZERO and payer is None:
+            _check_post(tid, amount, currency, lines, invoices, unapplied)
+            payer = customer_id or (_customer_of(conn, lines[0][0]) if lines else None)
+            if unapplied > 0 and payer is None:
                 raise PostingError("unapplied cash needs a customer")
             pending = False
-            evidence = _json(d.evidence)
-            for line in lines:
-                inv = invoices[line.invoice_id]
-                needs_approval = approval_limit is not None and line.adjustment_amount > approval_limit
+            for invoice_id, cash, adj, adj_reason in lines:
+                inv = invoices[invoice_id]
+                needs_approval = approval_limit is not None and adj > approval_limit
                 pending = pending or needs_approval
-                before_inv = inv.state()
-                adj_reason = line.adjustment_reason if line.adjustment_amount > ZERO else None
-                alloc_rows.append({
-                    "transaction_id": txn.id, "invoice_id": line.invoice_id, "amount": line.amount,
-                    "adjustment_amount": line.adjustment_amount, "adjustment_reason": adj_reason,
-                    "status": "pending_approval" if needs_approval else "posted", "confidence": d.confidence,
-                    "reason": d.reason, "evidence": evidence, "automatic": True, "decided_by": actor,
-                    "decided_at": now, "job_run_id": job_run_id,
-                })
+                before_inv = _inv_state(inv)
+                adj_reason = adj_reason if adj > 0 else None
+                cash_t, adj_t = cents_text(cash), cents_text(adj)
+                entity_of.append((len(audit), "alloc", len(allocs)))
+                alloc_append((tid, invoice_id, cash_t, adj_t, adj_reason,
+                              "pending_approval" if needs_approval else "posted", confidence, reason, evidence,
+                              True, actor, now, job_run_id))
                 if not needs_approval:
-                    inv.open = money(inv.open - line.amount - line.adjustment_amount)
-                    inv.status = _status_of(inv)
-                row = _audit(now, actor, "post-pending" if needs_approval else "post", txn.id, line.invoice_id,
-                             "allocation", None, before_inv, inv.state(),
-                             _post_detail(line.amount, line.adjustment_amount, adj_reason, d.reason, d.confidence,
-                                          evidence), job_run_id)
-                row["_alloc"] = len(alloc_rows) - 1
-                audit_rows.append(row)
-                result.allocations += 1
-            if unapplied > ZERO:
-                cash_rows.append({
-                    "transaction_id": txn.id, "customer_id": payer, "amount": unapplied, "currency": txn.currency,
-                    "status": "open", "reason": "overpayment" if lines else "on-account", "created_by": actor,
-                    "created_at": now,
-                })
-                row = _audit(now, actor, "unapplied", txn.id, None, "unapplied_cash", None, None,
-                             {"customer_id": payer, "amount": unapplied,
-                              "reason": "overpayment" if lines else "on-account"}, None, job_run_id)
-                row["_cash"] = len(cash_rows) - 1
-                audit_rows.append(row)
-            txn.customer_id = payer or txn.customer_id
-            settled = money(allocated + unapplied)  # a new transaction had nothing settled before
+                    inv.open -= cash + adj
+                    inv.status = _plain_status(inv)
+                audit_append((now, actor, "post-pending" if needs_approval else "post", tid, invoice_id,
+                              "allocation", None, before_inv, _inv_state(inv),
+                              f'{{"amount": "{cash_t}", "adjustment_amount": "{adj_t}", '
+                              f'"adjustment_reason": {_jstr(adj_reason)}, "reason": {_jstr(reason)}, '
+                              f'"confidence": {_jdec(confidence)}, "automatic": true, '
+                              f'"evidence": {evidence or "null"}}}', job_run_id))
+            result.allocations += len(lines)
+            if unapplied > 0:
+                why = "overpayment" if lines else "on-account"
+                entity_of.append((len(audit), "cash", len(cash_rows)))
+                cash_rows.append((tid, payer, cents_text(unapplied), currency, "open", why, actor, now))
+                audit_append((now, actor, "unapplied", tid, None, "unapplied_cash", None, None,
+                              _encode({"customer_id": payer, "amount": cents_text(unapplied), "reason": why}),
+                              None, job_run_id))
+            cid = payer or cid
+            settled = allocated + unapplied  # a new transaction had nothing settled before
             if pending:
-                txn.status = "queued"
-                queue_rows.append({
-                    "transaction_id": txn.id, "reason": "pending-approval", "detail": PENDING_DETAIL,
-                    "customer_id": payer, "status": "open", "created_at": now, "created_by": actor,
-                    "job_run_id": job_run_id,
-                })
-                queue_suggestions.append([])
+                status = "queued"
+                queue_rows.append((tid, "pending-approval", PENDING_DETAIL, payer, "open", now, actor, job_run_id))
                 result.pending += 1
-                result.queue_reasons["pending-approval"] = result.queue_reasons.get("pending-approval", 0) + 1
+                queue_reasons["pending-approval"] = queue_reasons.get("pending-approval", 0) + 1
             else:
-                txn.status = "posted"
+                status = "posted"
                 result.posted += 1
-                result.posted_amount += txn.amount
-            audit_rows.append(_audit(now, actor, "transaction-" + ("pending" if pending else "posted"), txn.id, None,
-                                     "transaction", str(txn.id), before_txn, txn.state(), None, job_run_id))
-        txn_updates.append({
-            "b_id": txn.id, "b_status": txn.status, "b_customer_id": txn.customer_id,
-            "b_ignore_reason": txn.ignore_reason, "b_settled": settled,
-        })
+                posted_cents += amount
+            audit_append((now, actor, "transaction-" + ("pending" if pending else "posted"), tid, None,
+                          "transaction", str(tid), before_txn, _txn_state(status, cid, ignore_reason), None,
+                          job_run_id))
+        else:
+            raise PostingError(f"unknown decision {kind!r} for transaction {tid}")
+        txn_updates.append((status, cid, ignore_reason, cents_text(settled), tid))
+    result.posted_amount = _dec(posted_cents)
 
     # --- write ----------------------------------------------------------------------------------
     writer = _Writer(conn)
-    changed = writer.update_transactions(txn_updates)
+    changed = writer.update_transactions(txn_updates)  # first: on SQLite it takes the write lock
     if changed != len(txn_updates):
         raise PostingError("transactions changed while recon matched them (someone decided meanwhile); run it again")
-    # timestamps are converted already, JSON columns hold JSON text (RawJSON) or None
-    alloc_ids = writer.insert(Allocation.__table__, alloc_rows, ready=("decided_at", "evidence"))
-    cash_ids = writer.insert(UnappliedCash.__table__, cash_rows, ready=("created_at",))
-    queue_ids = writer.insert(QueueItem.__table__, queue_rows, ready=("created_at",))
-    sugg_rows = [{**sg, "queue_item_id": queue_ids[q]} for q, rows in enumerate(queue_suggestions) for sg in rows]
-    writer.insert(Suggestion.__table__, sugg_rows, ids=False, ready=("evidence",))
+    ids = {
+        "alloc": writer.insert_rows("allocations", _ALLOC_COLS, allocs),
+        "cash": writer.insert_rows("unapplied_cash", _CASH_COLS, cash_rows),
+        "queue": writer.insert_rows("queue_items", _QUEUE_COLS, queue_rows),
+    }
+    queue_ids = ids["queue"]
+    writer.insert_rows("suggestions", _SUGG_COLS, [(queue_ids[r[0]], *r[1:]) for r in sugg_rows], ids=False)
     touched = [k for k, v in invoices.items() if v.open != start_open[k]]
     if touched:
-        changed = writer.update_invoices(
-            [(k, start_open[k], invoices[k].open, invoices[k].status, when) for k in touched]
-        )
+        changed = writer.update_invoices([
+            (cents_text(invoices[k].open), invoices[k].status, k, cents_text(start_open[k])) for k in touched
+        ], when)
         if changed != len(touched):
             raise PostingError("invoices changed while recon matched (someone posted meanwhile); run it again")
-    for row in audit_rows:
-        if "_alloc" in row:
-            row["entity_id"] = str(alloc_ids[row.pop("_alloc")])
-        elif "_cash" in row:
-            row["entity_id"] = str(cash_ids[row.pop("_cash")])
-        elif "_queue" in row:
-            row["entity_id"] = str(queue_ids[row.pop("_queue")])
-    writer.insert(AuditEntry.__table__, audit_rows, ids=False, ready=("at", "before", "after", "detail"))
+    for at, table, pos in entity_of:
+        row = audit[at]
+        audit[at] = (*row[:_ENTITY], str(ids[table][pos]), *row[_ENTITY + 1:])
+    writer.insert_rows("audit_log", _AUDIT_COLS, audit, ids=False)
     return result
 
 
 class _Writer:
     """Rows straight to the driver: ``executemany`` of tuples on SQLite, ``COPY`` on PostgreSQL.
 
-    Values pass through the same SQLAlchemy type processors the ORM would apply
-    (money as the dialect stores it, JSON serialised, timestamps formatted), so
-    the stored rows are the ORM's; only the per-row statement machinery is
-    skipped.  Ids are reserved before the insert (PostgreSQL: the sequence;
-    SQLite: above the current maximum, safe because SQLite admits one writer and
-    this transaction already holds the write lock), so audit entries can name
-    the rows they describe.
+    The rows hold driver values already (money as decimal text, JSON as text, the
+    timestamp converted once), so the stored rows are the ORM's; only the per-row
+    statement machinery is skipped.  Ids are reserved before the insert
+    (PostgreSQL: the sequence; SQLite: above the current maximum, safe because
+    SQLite admits one writer and this transaction already holds the write lock),
+    so audit entries can name the rows they describe.
     """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.dialect = conn.dialect
         self.pg = conn.dialect.name == "postgresql"
-        self.ph = "%s" if self.pg else "?"
 
-    def _processors(self, table: Any, cols: list[str]) -> list[Any]:
-        out = []
-        for name in cols:
-            proc = table.c[name].type.dialect_impl(self.dialect).bind_processor(self.dialect)
-            out.append(proc)
-        return out
-
-    def _reserve(self, table: Any, n: int) -> list[int]:
+    def _reserve(self, table: str, n: int) -> list[int]:
         if self.pg:
-            seq = self.conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table.name}', 'id')").scalar()
+            seq = self.conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table}', 'id')").scalar()
             rows = self.conn.exec_driver_sql(f"SELECT nextval('{seq}') FROM generate_series(1, {int(n)})").fetchall()
             return [r[0] for r in rows]
-        top = self.conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar() or 0
+        top = self.conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar() or 0
         return list(range(top + 1, top + 1 + n))
 
-    def insert(self, table: Any, rows: list[dict[str, Any]], *, ids: bool = True,
-               ready: Sequence[str] = ()) -> list[int]:
-        """Insert ``rows`` (dicts with the same keys); returns their ids when ``ids``.  Columns in
-        ``ready`` hold driver values already (no type processing)."""
+    def insert_rows(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]], *,
+                    ids: bool = True) -> list[int]:
+        """Insert ``rows`` (tuples in the order of ``cols``); returns their ids when ``ids``."""
         if not rows:
             return []
-        keys = list(rows[0].keys())
-        new_ids: list[int] = self._reserve(table, len(rows)) if ids else []
-        cols = ["id", *keys] if ids else keys
-        procs = [None if c in ready else p for c, p in zip(keys, self._processors(table, keys), strict=True)]
-        get = itemgetter(*keys)
-        raw = list(map(get, rows)) if len(keys) > 1 else [(v,) for v in map(get, rows)]
-        data: list[tuple[Any, ...]]
-        if all(p is None for p in procs):
-            data = raw if not ids else [(i, *r) for i, r in zip(new_ids, raw, strict=True)]
-        else:
-            # column by column (transposed in C); a column without a processor is taken as it is
-            columns: list[Sequence[Any]] = [new_ids] if ids else []
-            for values, p in zip(zip(*raw, strict=True), procs, strict=True):
-                if p is not None:
-                    values = tuple(v if v is None or v.__class__ is RawJSON else p(v) for v in values)
-                columns.append(values)
-            data = list(zip(*columns, strict=True))
+        new_ids: list[int] = []
+        if ids:
+            new_ids = self._reserve(table, len(rows))
+            cols = ("id", *cols)
+            rows = [(i, *r) for i, r in zip(new_ids, rows, strict=True)]
         col_sql = ", ".join(cols)
         if self.pg:
-            cur = self.conn.connection.driver_connection.cursor()
-            with cur.copy(f"COPY {table.name} ({col_sql}) FROM STDIN") as copy:
-                for values in data:
-                    copy.write_row(values)
+            self._copy(f"{table} ({col_sql})", rows)
         else:
-            self.conn.exec_driver_sql(
-                f"INSERT INTO {table.name} ({col_sql}) VALUES ({', '.join([self.ph] * len(cols))})", data
-            )
+            self.conn.exec_driver_sql(f"INSERT INTO {table} ({col_sql}) VALUES ({', '.join(['?'] * len(cols))})", rows)
         return new_ids
 
-    def update_transactions(self, rows: list[dict[str, Any]]) -> int:
-        """Set status, payer and ignore reason of transactions still ``new``; returns how many changed."""
-        data = [(r["b_status"], r["b_customer_id"], r["b_ignore_reason"], r["b_settled"], r["b_id"]) for r in rows]
+    def update_transactions(self, rows: list[tuple[str, str | None, str | None, str, int]]) -> int:
+        """``(status, customer id, ignore reason, settled amount, id)``: set them on transactions still
+        ``new``; returns how many changed."""
         if self.pg:
             self.conn.exec_driver_sql(
                 "CREATE TEMP TABLE recon_txn_update (status text, customer_id text, ignore_reason text, "
                 "settled_amount numeric(18, 2), id bigint) ON COMMIT DROP"
             )
-            self._copy("recon_txn_update", data)
+            self._copy("recon_txn_update", rows)
             res = self.conn.exec_driver_sql(
                 "UPDATE bank_transactions b SET status = u.status, customer_id = u.customer_id, "
                 "ignore_reason = u.ignore_reason, settled_amount = u.settled_amount "
@@ -455,42 +494,37 @@ class _Writer:
         res = self.conn.exec_driver_sql(
             "UPDATE bank_transactions SET status = ?, customer_id = ?, ignore_reason = ?, settled_amount = ? "
             "WHERE id = ? AND status = 'new'",
-            [(a, b, c, str(d), e) for a, b, c, d, e in data],
+            rows,
         )
         return res.rowcount
 
-    def update_invoices(self, rows: list[tuple[str, Decimal, Decimal, str, Any]]) -> int:
-        """Set open amount and status of invoices whose open amount is still the one decided on."""
-        it = Invoice.__table__
-        money_p = it.c.open_amount.type.dialect_impl(self.dialect).bind_processor(self.dialect)
-        at_p = it.c.updated_at.type.dialect_impl(self.dialect).bind_processor(self.dialect)
-
-        def m(v: Decimal) -> Any:
-            return money_p(v) if money_p else v
-
-        data = [(m(new), status, at_p(at) if at_p else at, inv, m(before)) for inv, before, new, status, at in rows]
+    def update_invoices(self, rows: list[tuple[str, str, str, str]], when: Any) -> int:
+        """``(open amount, status, invoice id, open amount decided on)``: set open amount and status of
+        invoices whose open amount is still the one decided on; returns how many changed."""
+        at = _driver_value(self.conn, Invoice.__table__.c.updated_at, when)
         if self.pg:
             self.conn.exec_driver_sql(
-                "CREATE TEMP TABLE recon_inv_update (open_amount numeric(18, 2), status text, updated_at timestamptz, "
+                "CREATE TEMP TABLE recon_inv_update (open_amount numeric(18, 2), status text, "
                 "invoice_id text, before numeric(18, 2)) ON COMMIT DROP"
             )
-            self._copy("recon_inv_update", data)
+            self._copy("recon_inv_update", rows)
             res = self.conn.exec_driver_sql(
-                "UPDATE invoices i SET open_amount = u.open_amount, status = u.status, updated_at = u.updated_at "
-                "FROM recon_inv_update u WHERE i.invoice_id = u.invoice_id AND i.open_amount = u.before"
+                "UPDATE invoices i SET open_amount = u.open_amount, status = u.status, updated_at = %s "
+                "FROM recon_inv_update u WHERE i.invoice_id = u.invoice_id AND i.open_amount = u.before",
+                (at,),
             )
             self.conn.exec_driver_sql("DROP TABLE recon_inv_update")
             return res.rowcount
         res = self.conn.exec_driver_sql(
             "UPDATE invoices SET open_amount = ?, status = ?, updated_at = ? WHERE invoice_id = ? AND open_amount = ?",
-            data,
+            [(new, status, at, inv, before) for new, status, inv, before in rows],
         )
         return res.rowcount
 
-    def _copy(self, table: str, data: list[tuple[Any, ...]]) -> None:
+    def _copy(self, target: str, rows: list[tuple[Any, ...]]) -> None:
         cur = self.conn.connection.driver_connection.cursor()
-        with cur.copy(f"COPY {table} FROM STDIN") as copy:
-            for values in data:
+        with cur.copy(f"COPY {target} FROM STDIN") as copy:
+            for values in rows:
                 copy.write_row(values)
 
 
@@ -544,38 +578,6 @@ def _driver_value(conn: Connection, column: Any, value: Any) -> Any:
 
 def _jdec(value: Decimal | None) -> str:
     return "null" if value is None else f'"{value}"'
-
-
-def _post_detail(amount: Decimal, adjustment: Decimal, adjustment_reason: str | None, reason: str,
-                 confidence: Decimal | None, evidence: RawJSON | None) -> RawJSON:
-    """The detail of a ``post`` audit entry, as ``_json`` would write it (built directly: one per
-    allocation, a million per large run, and the general encoder calls back into Python for each Decimal)."""
-    return RawJSON(
-        f'{{"amount": {_jdec(amount)}, "adjustment_amount": {_jdec(adjustment)}, '
-        f'"adjustment_reason": {_jstr(adjustment_reason)}, "reason": {_jstr(reason)}, '
-        f'"confidence": {_jdec(confidence)}, "automatic": true, "evidence": {evidence or "null"}}}'
-    )
-
-
-def _audit(now: Any, actor: str, action: str, txn_id: int, invoice_id: str | None, entity: str,
-           entity_id: str | None, before: dict[str, Any] | RawJSON | None, after: dict[str, Any] | RawJSON | None,
-           detail: dict[str, Any] | RawJSON | None, job_run_id: int | None, *,
-           evidence: RawJSON | None = None) -> dict[str, Any]:
-    """An audit row; ``evidence`` (already JSON) is appended to ``detail`` as its last key (``detail``
-    already JSON is taken as it is)."""
-    detail_json = _json(detail)
-    if detail is not None and detail.__class__ is not RawJSON:
-        if evidence is not None:
-            detail_json = RawJSON(detail_json[:-1] + ', "evidence": ' + evidence + "}")
-        elif "evidence" not in detail and action in ("post", "post-pending"):
-            detail_json = RawJSON(detail_json[:-1] + ', "evidence": null}')
-    return {
-        "at": now, "actor": actor, "action": action, "transaction_id": txn_id, "invoice_id": invoice_id,
-        "entity": entity, "entity_id": entity_id,
-        "before": before if before is None or before.__class__ is RawJSON else _json(before),
-        "after": after if after is None or after.__class__ is RawJSON else _json(after),
-        "detail": detail_json, "job_run_id": job_run_id,
-    }
 
 
 def _customer_of(conn: Connection, invoice_id: str) -> str | None:

@@ -212,3 +212,13 @@ def bulk_write(
     finally:
         cursor.close()
     return written
+
+
+def json_values(conn: Connection, values: list[str] | list[int]) -> str:
+    """``(SELECT ...)``: ``values`` as a one-column subquery, passed as one JSON literal (no limit on
+    the number of bound parameters, and one statement however many values)."""
+    literal = "'" + json.dumps(values).replace("'", "''") + "'"
+    if conn.dialect.name == "sqlite":
+        return f"(SELECT value FROM json_each({literal}))"
+    cast = "BIGINT" if values and isinstance(values[0], int) else "TEXT"
+    return f"(SELECT CAST(jsonb_array_elements_text(CAST({literal} AS jsonb)) AS {cast}))"

@@ -16,13 +16,12 @@ whenever ``invoice_key_frame`` changes what it makes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 import polars as pl
 from sqlalchemy import Connection
 
-from ledger.db import bulk_write, fetch_frame
+from ledger.db import bulk_write, fetch_frame, json_values
 from matcher.candidates import invoice_key_frame
 
 KEYS_VERSION = 1
@@ -118,13 +117,3 @@ def lookup(conn: Connection, keys: pl.Series | None) -> pl.DataFrame:
             return pl.DataFrame(schema=KEY_SCHEMA)
         sql += " AND k.key IN " + json_values(conn, values)
     return fetch_frame(conn, sql, KEY_SCHEMA)
-
-
-def json_values(conn: Connection, values: list[str] | list[int]) -> str:
-    """``(SELECT ...)``: ``values`` as a one-column subquery, passed as one JSON literal (no limit on
-    the number of bound parameters, and one statement however many values)."""
-    literal = "'" + json.dumps(values).replace("'", "''") + "'"
-    if conn.dialect.name == "sqlite":
-        return f"(SELECT value FROM json_each({literal}))"
-    cast = "BIGINT" if values and isinstance(values[0], int) else "TEXT"
-    return f"(SELECT CAST(jsonb_array_elements_text(CAST({literal} AS jsonb)) AS {cast}))"
