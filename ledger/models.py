@@ -134,7 +134,7 @@ class Invoice(Base):
         CheckConstraint("open_amount >= 0", name="open_not_negative"),
         CheckConstraint("open_amount <= amount", name="open_within_amount"),
         CheckConstraint("status IN ('open', 'partly_paid', 'paid', 'cancelled')", name="status_known"),
-        Index("ix_invoices_customer_status", "customer_id", "status"),
+        Index("ix_invoices_customer_id", "customer_id"),  # not the status: a settled invoice stays in place
     )
 
     invoice_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -260,7 +260,10 @@ class BankTransaction(Base):
             "settled_amount >= 0 AND settled_amount <= CASE WHEN amount > 0 THEN amount ELSE 0 END",
             name="settled_within_amount",
         ),
-        Index("ix_bank_transactions_status_booking", "status", "booking_date"),
+        # Only the new transactions are looked up by status (the match job's snapshot, in booking
+        # order): partial, so that a decided transaction leaves the index and enters nothing.
+        Index("ix_bank_transactions_new", "booking_date", "id",
+              sqlite_where=text("status = 'new'"), postgresql_where=text("status = 'new'")),
         Index("ix_bank_transactions_bank_reference", "bank_reference"),
         # Partial: every imported line starts without a payer, and a lookup by customer
         # (customer_id = x) implies NOT NULL, so the NULLs would only cost each import.

@@ -23,6 +23,7 @@ the decision (the payer's scope includes its subsidiaries' invoices).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -51,7 +52,7 @@ class NameIndex:
         self.settings = settings
         self.core: dict[str, dict[str, str]] = defaultdict(dict)  # core -> {customer: by}
         self.full: dict[str, set[str]] = defaultdict(set)
-        self.prefix: dict[str, list[tuple[str, str]]] = defaultdict(list)  # full[:10] -> [(full, customer)]
+        fulls: set[tuple[str, str]] = set()  # (full, customer)
         entries: list[tuple[str, str]] = []  # (core, customer)
         rows = list(rows)
         forms = name_frame(pl.Series([r[1] for r in rows], dtype=pl.String))
@@ -62,9 +63,11 @@ class NameIndex:
             if prev is None or by == "name":
                 self.core[core][customer] = by
             self.full[full].add(customer)
-            self.prefix[full[:_PREFIX]].append((full, customer))
+            fulls.add((full, customer))
             entries.append((core, customer))
         self.entries = entries
+        # sorted, so that the names a cut name begins are found by bisection (a name's neighbours)
+        self.sorted_full = sorted(fulls)
         blocks: dict[str, list[int]] = defaultdict(list)
         for pos, (core, _) in enumerate(entries):
             for key in _block_keys(core):
@@ -91,7 +94,7 @@ class NameIndex:
                 return Payer(narrowed, s.name_score, exact[narrowed[0]], raw)
             return Payer(customers, s.name_score * 0.85, "name", raw)
         if len(raw.strip()) >= s.truncated_min_length:
-            hits = {c for f, c in self.prefix.get(full[:_PREFIX], ()) if len(f) > len(full) and f.startswith(full)}
+            hits = self._longer(full)
             if not hits:
                 # the bank cut the name inside a legal form the master spells differently
                 cut = self.core.get(strip_cut_legal_form(raw))
@@ -99,6 +102,22 @@ class NameIndex:
             if len(hits) == 1:
                 return Payer(tuple(hits), s.truncated_score, "truncated-name", raw)
         return self._fuzzy(core, raw)
+
+    def _longer(self, full: str) -> set[str]:
+        """The customers with a full name that begins with ``full`` (of at least ``_PREFIX`` characters)
+        and goes on: ``full`` may be that name cut short by the bank format."""
+        hits: set[str] = set()
+        if len(full) < _PREFIX:
+            return hits
+        names = self.sorted_full
+        n = len(full)
+        for i in range(bisect_left(names, (full,)), len(names)):
+            f, customer = names[i]
+            if not f.startswith(full):
+                break
+            if len(f) > n:
+                hits.add(customer)
+        return hits
 
     def _fuzzy(self, core: str, raw: str) -> Payer | None:
         s = self.settings
@@ -180,8 +199,9 @@ def identify_payers(
             pl.col("counterparty_name").first(),
         )
     )
-    for txn, customers, master, name in by_account.iter_rows():
-        out[txn] = Payer(tuple(customers), s.account_score, "account" if master else "learned-account", name)
+    score = s.account_score
+    for txn, customers, master, name in zip(*(by_account[c].to_list() for c in by_account.columns), strict=True):
+        out[txn] = Payer(tuple(customers), score, "account" if master else "learned-account", name)
 
     rest = txns.filter(~pl.col("txn").is_in(by_account["txn"].implode()))
     unique = pl.concat([rest["counterparty_name"], rest["ultimate_debtor"]]).drop_nulls().unique()
@@ -190,11 +210,10 @@ def identify_payers(
         raw: index.identify(raw, full, core) for raw, full, core in forms.select("raw", "full", "core").iter_rows()
     }
 
-    def lookup(raw: str | None) -> Payer | None:
-        return cache.get(raw) if raw else None
-
-    for txn, name, debtor in rest.select("txn", "counterparty_name", "ultimate_debtor").iter_rows():
-        payer = lookup(name) or lookup(debtor)
+    get = cache.get
+    for txn, name, debtor in zip(rest["txn"].to_list(), rest["counterparty_name"].to_list(),
+                                 rest["ultimate_debtor"].to_list(), strict=True):
+        payer = (get(name) if name else None) or (get(debtor) if debtor else None)
         if payer is not None:
             out[txn] = payer
     return out

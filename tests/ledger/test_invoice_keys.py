@@ -78,7 +78,7 @@ def test_a_database_from_before_the_keys_is_keyed_after_the_upgrade(db_url: str)
             "erp_open_amount, status, created_at, updated_at) VALUES ('INV-2026-0007', 'C1', '2026-10-01', "
             "'2026-10-31', 'EUR', 10, 10, 10, 'open', '2026-10-01', '2026-10-01')"
         ))
-    assert upgrade(engine) == ("0001", "0002")
+    assert upgrade(engine) == ("0001", "0003")
     with engine.begin() as conn:
         assert invoice_keys.refresh(conn) == 1
     assert ("INV20267", 2) in _keys(engine)["INV-2026-0007"]
