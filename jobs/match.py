@@ -404,6 +404,18 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
         progress(0, txns.height)
     if txns.height == 0:
         return
+    writer = _writer(engine, writer_kind, txns.height)
+    if isinstance(writer, ProcessPoolExecutor):
+        writer.submit(int)  # the writer process starts (a second of imports) while the snapshot is read
+    try:
+        _decide_and_write(engine, settings_book, actor, progress, chunk_size, summary, scope, txns, writer, t0)
+    finally:
+        writer.shutdown(wait=True, cancel_futures=True)
+
+
+def _decide_and_write(engine: Engine, settings_book: SettingsBook, actor: str, progress: Progress | None,
+                      chunk_size: int, summary: MatchSummary, scope: str | None, txns: pl.DataFrame,
+                      writer: Executor, t0: float) -> None:
     with engine.begin() as conn:  # invoices written by other means than ``recon load invoices``
         keyed = invoice_keys.refresh(conn)
     customers, aliases, accounts = _load_master(engine)
@@ -426,7 +438,6 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
     chunk: list[tuple[Any, ...]] = []
     chunk_start: dict[int, int] = {}  # invoice position -> open cents when the chunk began
     done = 0
-    writer = _writer(engine, writer_kind, txns.height)
     own_engine = None if isinstance(writer, ProcessPoolExecutor) else engine
     pending: Future[ChunkResult] | None = None
     waited = decided = 0.0
@@ -472,7 +483,8 @@ def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Prog
             pending = writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit)
             done += _wait(pending, progress, txns.height, done, summary)
     finally:
-        writer.shutdown(wait=True, cancel_futures=True)
+        if pending is not None:  # a decision failed: the chunk being written is finished, nothing after it
+            pending.exception()
     log.info("decided and wrote %d transactions in %.1fs (deciding done after %.1fs, of which %.1fs waiting "
              "for the writer)", done, time.monotonic() - t2, decided, waited)
 
