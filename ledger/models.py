@@ -451,14 +451,20 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        # Partial: most entries (a transaction's own state, set-asides, the queue) name no invoice, and
+        # a lookup by invoice (invoice_id = x) implies NOT NULL.
+        Index("ix_audit_log_invoice_id", "invoice_id",
+              sqlite_where=text("invoice_id IS NOT NULL"), postgresql_where=text("invoice_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))  # post, queue, ignore, accept, allocate, dismiss, unmatch, approve, load ...
     transaction_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(64))
     entity: Mapped[str | None] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON_NULLABLE)
