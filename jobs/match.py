@@ -217,7 +217,11 @@ def _load_master(engine: Engine) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
         engine, select(CustomerAccount.customer_id, CustomerAccount.account, CustomerAccount.source),
         {"customer_id": pl.String, "account": pl.String, "source": pl.String},
     )
-    return customers, aliases, accounts
+    # in a fixed order, not the order the database keeps rows in (PostgreSQL moves an updated row to the
+    # end of its table): ties between names are broken by position, and must not change with it.  Sorted
+    # here, not by the database, whose text order follows its collation.
+    return (customers.sort("customer_id"), aliases.sort("customer_id", "alias", "source"),
+            accounts.sort("customer_id", "account", "source"))
 
 
 @dataclass

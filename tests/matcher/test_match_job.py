@@ -214,3 +214,21 @@ def test_job_run_is_recorded(engine: Engine) -> None:
         assert run.kind == "match" and run.status == "ok" and run.summary["posted"] == 1
         alloc = s.scalars(select(Allocation)).one()
         assert alloc.job_run_id == run.id and alloc.automatic and alloc.decided_by == "recon"
+
+
+def test_master_data_is_read_in_key_order_whatever_order_the_database_keeps(engine: Engine) -> None:
+    """Ties between customer names are broken by position; PostgreSQL moves an updated row to the end
+    of its table, so the position must come from the keys, not from where a row lies (seen: 13 of
+    1,000,000 payers differed between SQLite and PostgreSQL before)."""
+    from jobs.match import _load_master
+
+    b = Books()
+    for cid in ("C3", "C1", "C2"):  # stored in this order
+        b.customer(cid, f"Kunde {cid} GmbH", accounts=(f"DE{cid}",), aliases=(f"K{cid}", f"A{cid}"))
+    b.save(engine)
+    customers, aliases, accounts = _load_master(engine)
+    assert customers["customer_id"].to_list() == ["C1", "C2", "C3"]
+    assert aliases.select("customer_id", "alias").rows() == [
+        ("C1", "AC1"), ("C1", "KC1"), ("C2", "AC2"), ("C2", "KC2"), ("C3", "AC3"), ("C3", "KC3"),
+    ]
+    assert accounts["customer_id"].to_list() == ["C1", "C2", "C3"]
