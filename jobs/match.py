@@ -444,51 +444,47 @@ def _decide_and_write(engine: Engine, settings_book: SettingsBook, actor: str, p
     done = 0
     own_engine = None if isinstance(writer, ProcessPoolExecutor) else engine
     pending: Future[ChunkResult] | None = None
-    waited = decided = 0.0
-    try:
-        for txn, tid, amount_cents, currency, booking, value, remittance, cref, e2e in cols.iter_rows():
-            facts_t = TxnFacts(
-                tid, amount_cents, currency, booking, value,
-                hits=facts.hits.get(txn, []), payer=facts.payers.get(txn),
-                amount_only=facts.amount_only.get(txn, []), ignore=facts.ignore.get(txn),
-                texts={"remittance": remittance, "creditor-reference": cref, "end-to-end-id": e2e},
+    waited = 0.0
+    for txn, tid, amount_cents, currency, booking, value, remittance, cref, e2e in cols.iter_rows():
+        facts_t = TxnFacts(
+            tid, amount_cents, currency, booking, value,
+            hits=facts.hits.get(txn, []), payer=facts.payers.get(txn),
+            amount_only=facts.amount_only.get(txn, []), ignore=facts.ignore.get(txn),
+            texts={"remittance": remittance, "creditor-reference": cref, "end-to-end-id": e2e},
+        )
+        s = s_default
+        if settings_book.has_overrides:  # per-customer rules: those of the payer (or the named invoice's customer)
+            who = facts_t.payer.customers[0] if facts_t.payer else (
+                book.customer[facts_t.hits[0].inv] if facts_t.hits else None
             )
-            s = s_default
-            if settings_book.has_overrides:  # per-customer rules: those of the payer (or the named invoice's customer)
-                who = facts_t.payer.customers[0] if facts_t.payer else (
-                    book.customer[facts_t.hits[0].inv] if facts_t.hits else None
-                )
-                s = settings_book.for_customer(who)
-            decision = decide(facts_t, book, s)
-            if decision.kind == "post":
-                for ln in decision.lines:
-                    chunk_start.setdefault(ln.inv, book.open[ln.inv] + reserved.get(ln.inv, 0))
-                    book.open[ln.inv] -= ln.cash + ln.adjustment
-                    if s_default.four_eyes_limit_cents is not None and ln.adjustment > s_default.four_eyes_limit_cents:
-                        # a pending line leaves the invoice open in the database until approved, but within
-                        # this run it is reserved: it is not offered to a second payment
-                        reserved[ln.inv] = reserved.get(ln.inv, 0) + ln.cash + ln.adjustment
-            chunk.append(_lean(decision, tid, amount_cents, currency, book))
-            if len(chunk) >= chunk_size:
-                # the chunk is written by the writer while this thread decides the next; at most one
-                # chunk waits, and a failed write stops the run before anything later is written
-                w = time.monotonic()
-                done += _wait(pending, progress, txns.height, done, summary)
-                waited += time.monotonic() - w
-                starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
-                pending = writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit)
-                chunk, chunk_start = [], {}
-                chunk_size = min(2 * chunk_size, max_chunk)
-        decided = time.monotonic() - t2
-        done += _wait(pending, progress, txns.height, done, summary)
-        pending = None
-        if chunk:
+            s = settings_book.for_customer(who)
+        decision = decide(facts_t, book, s)
+        if decision.kind == "post":
+            for ln in decision.lines:
+                chunk_start.setdefault(ln.inv, book.open[ln.inv] + reserved.get(ln.inv, 0))
+                book.open[ln.inv] -= ln.cash + ln.adjustment
+                if s_default.four_eyes_limit_cents is not None and ln.adjustment > s_default.four_eyes_limit_cents:
+                    # a pending line leaves the invoice open in the database until approved, but within
+                    # this run it is reserved: it is not offered to a second payment
+                    reserved[ln.inv] = reserved.get(ln.inv, 0) + ln.cash + ln.adjustment
+        chunk.append(_lean(decision, tid, amount_cents, currency, book))
+        if len(chunk) >= chunk_size:
+            # the chunk is written by the writer while this thread decides the next; at most one
+            # chunk waits, and a failed write stops the run before anything later is written
+            w = time.monotonic()
+            done += _wait(pending, progress, txns.height, done, summary)
+            waited += time.monotonic() - w
             starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
             pending = writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit)
-            done += _wait(pending, progress, txns.height, done, summary)
-    finally:
-        if pending is not None:  # a decision failed: the chunk being written is finished, nothing after it
-            pending.exception()
+            chunk, chunk_start = [], {}
+            chunk_size = min(2 * chunk_size, max_chunk)
+    decided = time.monotonic() - t2
+    done += _wait(pending, progress, txns.height, done, summary)
+    pending = None
+    if chunk:
+        starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
+        pending = writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit)
+        done += _wait(pending, progress, txns.height, done, summary)
     log.info("decided and wrote %d transactions in %.1fs (deciding done after %.1fs, of which %.1fs waiting "
              "for the writer)", done, time.monotonic() - t2, decided, waited)
 
@@ -530,8 +526,7 @@ def _write(engine: Engine | None, chunk: list[tuple[Any, ...]], starts: dict[str
     if engine is None:
         raise RuntimeError("the match writer process has no database engine")
     invoices = {
-        invoice_id: PlainInvoice(amount_c, open_c, currency or None,
-                                 "paid" if open_c <= 0 else ("partly_paid" if open_c < amount_c else "open"))
+        invoice_id: PlainInvoice(amount_c, open_c, currency or None)
         for invoice_id, (amount_c, open_c, currency) in starts.items()
     }
     with engine.begin() as conn:

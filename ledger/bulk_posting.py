@@ -42,6 +42,7 @@ from ledger.posting import (
     SuggestionGroup,
     money,
 )
+from matcher.decision import cents  # integer cents as money text, shared with the evidence
 
 PENDING_DETAIL = "an adjustment above the four-eyes limit waits for a second person's approval"
 
@@ -170,7 +171,11 @@ class PlainInvoice:
     amount: int
     open: int
     currency: str | None
-    status: str = "open"
+    status: str = ""  # by default derived from the amounts (open, partly_paid, paid)
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = _plain_status(self)
 
 
 def to_cents(value: Decimal | int | str) -> int:
@@ -178,15 +183,8 @@ def to_cents(value: Decimal | int | str) -> int:
     return int(money(value).scaleb(2))
 
 
-def cents_text(value: int) -> str:
-    """Integer cents as the decimal text recon stores: ``120000`` -> ``"1200.00"``."""
-    if value < 0:
-        return "-" + cents_text(-value)
-    return f"{value // 100}.{value % 100:02d}"
-
-
-def _dec(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
+def _dec(value: int) -> Decimal:
+    return Decimal(value).scaleb(-2)
 
 
 def _conf(value: Decimal | None) -> str | None:
@@ -212,7 +210,7 @@ def _check_post(tid: int, amount: int, currency: str | None, lines: list[tuple[s
                 invoices: dict[str, PlainInvoice], unapplied: int) -> None:
     """The checks of ``ledger.posting._validate_lines`` on the chunk's running invoice state."""
     if amount <= 0:
-        raise PostingError(f"transaction {tid} is a debit ({cents_text(amount)}); only incoming payments settle invoices")
+        raise PostingError(f"transaction {tid} is a debit ({cents(amount)}); only incoming payments settle invoices")
     seen: set[str] = set()
     for invoice_id, cash, adj, adj_reason in lines:
         if invoice_id in seen:
@@ -233,11 +231,11 @@ def _check_post(tid: int, amount: int, currency: str | None, lines: list[tuple[s
             raise PostingError(f"invoice {invoice_id} is in {inv.currency}, the payment in {currency}")
         if cash + adj > inv.open:
             raise PostingError(
-                f"invoice {invoice_id} has {cents_text(inv.open)} open; cannot allocate {cents_text(cash + adj)}"
+                f"invoice {invoice_id} has {cents(inv.open)} open; cannot allocate {cents(cash + adj)}"
             )
     total = sum(ln[1] for ln in lines) + unapplied
     if total > amount:
-        raise PostingError(f"allocations of {cents_text(total)} exceed the payment of {cents_text(amount)}")
+        raise PostingError(f"allocations of {cents(total)} exceed the payment of {cents(amount)}")
 
 
 def _txn_state(status: str, customer_id: str | None, ignore_reason: str | None) -> str:
@@ -250,7 +248,7 @@ _NEW_STATE = '{"status": "new", "customer_id": null, "ignore_reason": null}'
 
 def _inv_state(inv: PlainInvoice) -> str:
     """``ledger.posting.invoice_state`` as the JSON the audit stores."""
-    return f'{{"open_amount": "{cents_text(inv.open)}", "status": "{inv.status}"}}'
+    return f'{{"open_amount": "{cents(inv.open)}", "status": "{inv.status}"}}'
 
 
 # the columns write_plain fills, in the order of its row tuples
@@ -333,7 +331,7 @@ def write_plain(
             summary = []
             for rank, (g_lines, g_conf, g_reason, g_evidence) in enumerate(groups, start=1):
                 for invoice_id, cash, adj, adj_reason in g_lines:
-                    sugg_rows.append((q, rank, invoice_id, cents_text(cash), cents_text(adj),
+                    sugg_rows.append((q, rank, invoice_id, cents(cash), cents(adj),
                                       adj_reason if adj > 0 else None, g_conf, g_reason, g_evidence))
                 summary.append({"rank": rank, "invoices": [ln[0] for ln in g_lines], "confidence": g_conf,
                                 "reason": g_reason})
@@ -354,8 +352,8 @@ def write_plain(
             unapplied = 0
             if left > 0:
                 if remainder != "unapplied":
-                    raise PostingError(f"the allocations leave {cents_text(left)} of the payment of "
-                                       f"{cents_text(amount)} unallocated")
+                    raise PostingError(f"the allocations leave {cents(left)} of the payment of "
+                                       f"{cents(amount)} unallocated")
                 unapplied = left
             _check_post(tid, amount, currency, lines, invoices, unapplied)
             payer = customer_id or (_customer_of(conn, lines[0][0]) if lines else None)
@@ -368,7 +366,7 @@ def write_plain(
                 pending = pending or needs_approval
                 before_inv = _inv_state(inv)
                 adj_reason = adj_reason if adj > 0 else None
-                cash_t, adj_t = cents_text(cash), cents_text(adj)
+                cash_t, adj_t = cents(cash), cents(adj)
                 entity_of.append((len(audit), "alloc", len(allocs)))
                 alloc_append((tid, invoice_id, cash_t, adj_t, adj_reason,
                               "pending_approval" if needs_approval else "posted", confidence, reason, evidence,
@@ -386,9 +384,9 @@ def write_plain(
             if unapplied > 0:
                 why = "overpayment" if lines else "on-account"
                 entity_of.append((len(audit), "cash", len(cash_rows)))
-                cash_rows.append((tid, payer, cents_text(unapplied), currency, "open", why, actor, now))
+                cash_rows.append((tid, payer, cents(unapplied), currency, "open", why, actor, now))
                 audit_append((now, actor, "unapplied", tid, None, "unapplied_cash", None, None,
-                              _encode({"customer_id": payer, "amount": cents_text(unapplied), "reason": why}),
+                              _encode({"customer_id": payer, "amount": cents(unapplied), "reason": why}),
                               None, job_run_id))
             cid = payer or cid
             settled = allocated + unapplied  # a new transaction had nothing settled before
@@ -406,7 +404,7 @@ def write_plain(
                           job_run_id))
         else:
             raise PostingError(f"unknown decision {kind!r} for transaction {tid}")
-        txn_updates.append((status, cid, ignore_reason, cents_text(settled), tid))
+        txn_updates.append((status, cid, ignore_reason, cents(settled), tid))
     result.posted_amount = _dec(posted_cents)
 
     # --- write ----------------------------------------------------------------------------------
@@ -424,7 +422,7 @@ def write_plain(
     touched = [k for k, v in invoices.items() if v.open != start_open[k]]
     if touched:
         changed = writer.update_invoices([
-            (cents_text(invoices[k].open), invoices[k].status, k, cents_text(start_open[k])) for k in touched
+            (cents(invoices[k].open), invoices[k].status, k, cents(start_open[k])) for k in touched
         ], when)
         if changed != len(touched):
             raise PostingError("invoices changed while recon matched (someone posted meanwhile); run it again")

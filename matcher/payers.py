@@ -200,7 +200,9 @@ def identify_payers(
         )
     )
     score = s.account_score
-    for txn, customers, master, name in zip(*(by_account[c].to_list() for c in by_account.columns), strict=True):
+    for txn, customers, master, name in zip(
+        *(by_account[c].to_list() for c in ("txn", "customer_id", "master", "counterparty_name")), strict=True
+    ):
         out[txn] = Payer(tuple(customers), score, "account" if master else "learned-account", name)
 
     rest = txns.filter(~pl.col("txn").is_in(by_account["txn"].implode()))
