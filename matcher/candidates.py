@@ -93,10 +93,8 @@ def text_key_frame(txns: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.
     return fold_text_keys(raw_text_keys(txns), known)
 
 
-# ``ndig``: the digits of the window a key was read from (known from its tokens: no regex over millions of
-# keys); for the exact form, the digits in the key
-_TEXT_KEY_SCHEMA = {"txn": pl.Int64, "field": pl.String, "key": pl.String, "rank": pl.Int8, "found": pl.String,
-                    "ndig": pl.UInt32}
+_TEXT_KEY_SCHEMA = {"txn": pl.Int64, "field": pl.String, "key": pl.String, "rank": pl.Int8, "found": pl.String}
+# raw readings also carry ``ndig``, the digits in the key (known from the tokens: no regex over millions of keys)
 _RAW_KEY_SCHEMA = {"txn": pl.Int64, "key": pl.String, "rank": pl.Int8, "found": pl.String, "ndig": pl.UInt32,
                    "field": pl.String}
 
@@ -134,8 +132,8 @@ def fold_text_keys(raw: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.D
         out = out.filter(pl.col("key").is_in(known["key"].unique().implode()) | typo_candidate)
     # a stable sort: among keys of one rank, the first found (field order, then text order) is reported
     return out.sort("rank", maintain_order=True).group_by("txn", "key", maintain_order=True).agg(
-        pl.col("rank").first(), pl.col("found").first(), pl.col("field").first(), pl.col("ndig").first()
-    ).select("txn", "field", "key", "rank", "found", "ndig")
+        pl.col("rank").first(), pl.col("found").first(), pl.col("field").first()
+    ).select("txn", "field", "key", "rank", "found")
 
 
 def _window_keys(base: pl.DataFrame, field: str) -> pl.DataFrame:
@@ -268,12 +266,12 @@ def typo_hits(text_keys: pl.DataFrame, invoice_keys: pl.DataFrame, txns_without_
 
 
 def _typo_keys(text_keys: pl.DataFrame, txns_without_hits: pl.Series) -> pl.DataFrame:
+    # in two steps: the digits are counted (a regex) only in the few keys the cheap tests leave
     return text_keys.filter(
         pl.col("txn").is_in(txns_without_hits.implode())
         & (pl.col("rank") == _RANK["exact"])
         & (pl.col("key").str.len_bytes() >= MIN_TYPO)
-        & (pl.col("ndig") >= MIN_TYPO - 2)
-    )
+    ).filter(pl.col("key").str.count_matches("[0-9]") >= MIN_TYPO - 2)
 
 
 def typo_variants(text_keys: pl.DataFrame, txns_without_hits: pl.Series) -> pl.Series:
