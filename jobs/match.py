@@ -23,11 +23,13 @@ caller's business (``recon match`` and ``recon run daily`` hold it).
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -379,7 +381,8 @@ def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: P
         session.flush()
         summary.job_run_id = run.id
     try:
-        _run(engine, settings_book, actor, progress, chunk_size, summary, scope, writer)
+        with few_collections():
+            _run(engine, settings_book, actor, progress, chunk_size, summary, scope, writer)
     except BaseException:
         summary.seconds = time.monotonic() - started
         with transaction(engine) as session:
@@ -397,6 +400,29 @@ def run_match(engine: Engine, rules: Rules, *, actor: str = "recon", progress: P
             row.finished_at = utcnow()
             row.summary = summary.as_dict()
     return summary
+
+
+# Thresholds of the cyclic garbage collector while a run holds millions of objects: young objects
+# are still collected (every 100,000 allocations), the whole heap almost never.
+BULK_GC_THRESHOLDS = (100_000, 50, 100)
+
+
+@contextmanager
+def few_collections() -> Iterator[None]:
+    """Run the block with :data:`BULK_GC_THRESHOLDS`, then restore the collector's thresholds.
+
+    A match holds its facts and invoice book (tens of millions of Python objects) for the whole
+    run and allocates millions more.  With Python's default thresholds the collector walks that
+    whole heap again every time it has grown by a quarter: measured on 1M transactions, 25 of 89
+    seconds of the deciding process (pre-phase and decisions) went to collections that found
+    nothing to free.  The run makes no garbage cycles of its own worth collecting sooner.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(*BULK_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def _run(engine: Engine, settings_book: SettingsBook, actor: str, progress: Progress | None, chunk_size: int,
@@ -434,6 +460,7 @@ def _decide_and_write(engine: Engine, settings_book: SettingsBook, actor: str, p
     # is a database transaction of its own)
     chunk_size = min(chunk_size, max(2_000, txns.height // 4))
     max_chunk = max(chunk_size, MAX_CHUNK)
+    first_chunk, decided_so_far = chunk_size, 0
     cols = txns.select(
         "txn", "id", "amount_cents", "currency", "booking_date", "value_date", "remittance", "creditor_reference",
         "end_to_end_id",
@@ -477,7 +504,10 @@ def _decide_and_write(engine: Engine, settings_book: SettingsBook, actor: str, p
             starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
             pending = writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit)
             chunk, chunk_start = [], {}
-            chunk_size = min(2 * chunk_size, max_chunk)
+            # chunks grow (fewer, larger transactions), and shrink again towards the end: the last
+            # chunk is written after deciding is done, so its size is the run's tail
+            decided_so_far += chunk_size
+            chunk_size = min(2 * chunk_size, max_chunk, max(first_chunk, (txns.height - decided_so_far) // 2))
     decided = time.monotonic() - t2
     done += _wait(pending, progress, txns.height, done, summary)
     pending = None

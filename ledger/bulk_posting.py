@@ -207,8 +207,9 @@ def _plain_status(inv: PlainInvoice) -> str:
 
 
 def _check_post(tid: int, amount: int, currency: str | None, lines: list[tuple[str, int, int, str | None]],
-                invoices: dict[str, PlainInvoice], unapplied: int) -> None:
-    """The checks of ``ledger.posting._validate_lines`` on the chunk's running invoice state."""
+                invoices: dict[str, PlainInvoice], allocated: int, unapplied: int) -> None:
+    """The checks of ``ledger.posting._validate_lines`` on the chunk's running invoice state
+    (``allocated``: the cash of ``lines``)."""
     if amount <= 0:
         raise PostingError(f"transaction {tid} is a debit ({cents(amount)}); only incoming payments settle invoices")
     seen: set[str] = set()
@@ -233,7 +234,7 @@ def _check_post(tid: int, amount: int, currency: str | None, lines: list[tuple[s
             raise PostingError(
                 f"invoice {invoice_id} has {cents(inv.open)} open; cannot allocate {cents(cash + adj)}"
             )
-    total = sum(ln[1] for ln in lines) + unapplied
+    total = allocated + unapplied
     if total > amount:
         raise PostingError(f"allocations of {cents(total)} exceed the payment of {cents(amount)}")
 
@@ -260,7 +261,6 @@ _SUGG_COLS = ("queue_item_id", "rank", "invoice_id", "amount", "adjustment_amoun
               "reason", "evidence")
 _AUDIT_COLS = ("at", "actor", "action", "transaction_id", "invoice_id", "entity", "entity_id", "before", "after",
                "detail", "job_run_id")
-_ENTITY = 6  # position of entity_id in an audit row
 
 
 def write_plain(
@@ -292,6 +292,8 @@ def write_plain(
     initial = initial or {}
     when = utcnow()
     now = _driver_value(conn, AuditEntry.__table__.c.at, when)
+    writer = _Writer(conn)
+    writer.lock()
     txn_ids = [d[1] for d in decisions]
     if len(set(txn_ids)) != len(txn_ids):
         raise PostingError("a transaction is decided twice in one chunk")
@@ -302,12 +304,19 @@ def write_plain(
         raise PostingError(f"transaction(s) {sorted(open_items)[:5]} already wait in the queue")
     start_open = {k: v.open for k, v in invoices.items()}
 
+    # Ids are reserved before the rows are built, so that every row (and the audit entry naming
+    # it) is made once, with its id: the rows the decisions make are counted, and that many ids
+    # of each table reserved (under the write lock taken above).
+    n_alloc, n_cash, n_queue = _row_counts(decisions, approval_limit)
+    alloc_ids = writer.reserve("allocations", n_alloc)
+    cash_ids = writer.reserve("unapplied_cash", n_cash)
+    queue_ids = writer.reserve("queue_items", n_queue)
+
     allocs: list[tuple[Any, ...]] = []
     cash_rows: list[tuple[Any, ...]] = []
     queue_rows: list[tuple[Any, ...]] = []
-    sugg_rows: list[tuple[Any, ...]] = []  # queue_item_id holds the queue row's position until ids are known
+    sugg_rows: list[tuple[Any, ...]] = []
     audit: list[tuple[Any, ...]] = []
-    entity_of: list[tuple[int, str, int]] = []  # (audit row, table, position): entity ids to fill in
     txn_updates: list[tuple[Any, ...]] = []
     posted_cents = 0
     queue_reasons, ignore_reasons = result.queue_reasons, result.ignore_reasons
@@ -326,20 +335,19 @@ def write_plain(
             result.ignored += 1
             ignore_reasons[reason] = ignore_reasons.get(reason, 0) + 1
         elif kind == "queue":
-            q = len(queue_rows)
-            queue_rows.append((tid, reason, detail, customer_id, "open", now, actor, job_run_id))
+            qid = queue_ids[len(queue_rows)]
+            queue_rows.append((qid, tid, reason, detail, customer_id, "open", now, actor, job_run_id))
             summary = []
             for rank, (g_lines, g_conf, g_reason, g_evidence) in enumerate(groups, start=1):
                 for invoice_id, cash, adj, adj_reason in g_lines:
-                    sugg_rows.append((q, rank, invoice_id, cents(cash), cents(adj),
+                    sugg_rows.append((qid, rank, invoice_id, cents(cash), cents(adj),
                                       adj_reason if adj > 0 else None, g_conf, g_reason, g_evidence))
                 summary.append({"rank": rank, "invoices": [ln[0] for ln in g_lines], "confidence": g_conf,
                                 "reason": g_reason})
             status = "queued"
             if customer_id:
                 cid = customer_id
-            entity_of.append((len(audit), "queue", q))
-            audit_append((now, actor, "queue", tid, None, "queue_item", None, before_txn,
+            audit_append((now, actor, "queue", tid, None, "queue_item", str(qid), before_txn,
                           _txn_state(status, cid, ignore_reason),
                           _encode({"reason": reason, "detail": detail, "suggestions": summary}), job_run_id))
             result.queued += 1
@@ -355,7 +363,7 @@ def write_plain(
                     raise PostingError(f"the allocations leave {cents(left)} of the payment of "
                                        f"{cents(amount)} unallocated")
                 unapplied = left
-            _check_post(tid, amount, currency, lines, invoices, unapplied)
+            _check_post(tid, amount, currency, lines, invoices, allocated, unapplied)
             payer = customer_id or (_customer_of(conn, lines[0][0]) if lines else None)
             if unapplied > 0 and payer is None:
                 raise PostingError("unapplied cash needs a customer")
@@ -367,15 +375,15 @@ def write_plain(
                 before_inv = _inv_state(inv)
                 adj_reason = adj_reason if adj > 0 else None
                 cash_t, adj_t = cents(cash), cents(adj)
-                entity_of.append((len(audit), "alloc", len(allocs)))
-                alloc_append((tid, invoice_id, cash_t, adj_t, adj_reason,
+                alloc_id = alloc_ids[len(allocs)]
+                alloc_append((alloc_id, tid, invoice_id, cash_t, adj_t, adj_reason,
                               "pending_approval" if needs_approval else "posted", confidence, reason, evidence,
                               True, actor, now, job_run_id))
                 if not needs_approval:
                     inv.open -= cash + adj
                     inv.status = _plain_status(inv)
                 audit_append((now, actor, "post-pending" if needs_approval else "post", tid, invoice_id,
-                              "allocation", None, before_inv, _inv_state(inv),
+                              "allocation", str(alloc_id), before_inv, _inv_state(inv),
                               f'{{"amount": "{cash_t}", "adjustment_amount": "{adj_t}", '
                               f'"adjustment_reason": {_jstr(adj_reason)}, "reason": {_jstr(reason)}, '
                               f'"confidence": {_jdec(confidence)}, "automatic": true, '
@@ -383,16 +391,17 @@ def write_plain(
             result.allocations += len(lines)
             if unapplied > 0:
                 why = "overpayment" if lines else "on-account"
-                entity_of.append((len(audit), "cash", len(cash_rows)))
-                cash_rows.append((tid, payer, cents(unapplied), currency, "open", why, actor, now))
-                audit_append((now, actor, "unapplied", tid, None, "unapplied_cash", None, None,
+                cash_id = cash_ids[len(cash_rows)]
+                cash_rows.append((cash_id, tid, payer, cents(unapplied), currency, "open", why, actor, now))
+                audit_append((now, actor, "unapplied", tid, None, "unapplied_cash", str(cash_id), None,
                               _encode({"customer_id": payer, "amount": cents(unapplied), "reason": why}),
                               None, job_run_id))
             cid = payer or cid
             settled = allocated + unapplied  # a new transaction had nothing settled before
             if pending:
                 status = "queued"
-                queue_rows.append((tid, "pending-approval", PENDING_DETAIL, payer, "open", now, actor, job_run_id))
+                queue_rows.append((queue_ids[len(queue_rows)], tid, "pending-approval", PENDING_DETAIL, payer, "open",
+                                   now, actor, job_run_id))
                 result.pending += 1
                 queue_reasons["pending-approval"] = queue_reasons.get("pending-approval", 0) + 1
             else:
@@ -406,31 +415,48 @@ def write_plain(
             raise PostingError(f"unknown decision {kind!r} for transaction {tid}")
         txn_updates.append((status, cid, ignore_reason, cents(settled), tid))
     result.posted_amount = _dec(posted_cents)
+    if (len(allocs), len(cash_rows), len(queue_rows)) != (n_alloc, n_cash, n_queue):
+        raise PostingError("internal error: the rows made differ from the rows counted; nothing was written")
 
     # --- write ----------------------------------------------------------------------------------
-    writer = _Writer(conn)
-    changed = writer.update_transactions(txn_updates)  # first: on SQLite it takes the write lock
+    changed = writer.update_transactions(txn_updates)
     if changed != len(txn_updates):
         raise PostingError("transactions changed while recon matched them (someone decided meanwhile); run it again")
-    ids = {
-        "alloc": writer.insert_rows("allocations", _ALLOC_COLS, allocs),
-        "cash": writer.insert_rows("unapplied_cash", _CASH_COLS, cash_rows),
-        "queue": writer.insert_rows("queue_items", _QUEUE_COLS, queue_rows),
-    }
-    queue_ids = ids["queue"]
-    writer.insert_rows("suggestions", _SUGG_COLS, [(queue_ids[r[0]], *r[1:]) for r in sugg_rows], ids=False)
-    touched = [k for k, v in invoices.items() if v.open != start_open[k]]
+    writer.insert_rows("allocations", ("id", *_ALLOC_COLS), allocs)
+    writer.insert_rows("unapplied_cash", ("id", *_CASH_COLS), cash_rows)
+    writer.insert_rows("queue_items", ("id", *_QUEUE_COLS), queue_rows)
+    writer.insert_rows("suggestions", _SUGG_COLS, sugg_rows)
+    touched = [(cents(v.open), v.status, k, cents(start_open[k])) for k, v in invoices.items()
+               if v.open != start_open[k]]
     if touched:
-        changed = writer.update_invoices([
-            (cents(invoices[k].open), invoices[k].status, k, cents(start_open[k])) for k in touched
-        ], when)
+        changed = writer.update_invoices(touched, when)
         if changed != len(touched):
             raise PostingError("invoices changed while recon matched (someone posted meanwhile); run it again")
-    for at, table, pos in entity_of:
-        row = audit[at]
-        audit[at] = (*row[:_ENTITY], str(ids[table][pos]), *row[_ENTITY + 1:])
-    writer.insert_rows("audit_log", _AUDIT_COLS, audit, ids=False)
+    writer.insert_rows("audit_log", _AUDIT_COLS, audit)
     return result
+
+
+def _row_counts(decisions: Sequence[tuple[Any, ...]], approval_limit: int | None) -> tuple[int, int, int]:
+    """How many allocations, unapplied cash rows and queue items ``decisions`` make (for their ids)."""
+    n_alloc = n_cash = n_queue = 0
+    for d in decisions:
+        kind = d[0]
+        if kind == "post":
+            lines = d[8]
+            n_alloc += len(lines)
+            allocated = 0
+            pending = False
+            for line in lines:
+                allocated += line[1]
+                if approval_limit is not None and line[2] > approval_limit:
+                    pending = True
+            if pending:
+                n_queue += 1  # a posting waits in the queue once, however many of its lines need approval
+            if d[2] - allocated > 0:
+                n_cash += 1
+        elif kind == "queue":
+            n_queue += 1
+    return n_alloc, n_cash, n_queue
 
 
 class _Writer:
@@ -438,40 +464,48 @@ class _Writer:
 
     The rows hold driver values already (money as decimal text, JSON as text, the
     timestamp converted once), so the stored rows are the ORM's; only the per-row
-    statement machinery is skipped.  Ids are reserved before the insert
-    (PostgreSQL: the sequence; SQLite: above the current maximum, safe because
-    SQLite admits one writer and this transaction already holds the write lock),
-    so audit entries can name the rows they describe.
+    statement machinery is skipped.  Ids are reserved before the rows are made
+    (PostgreSQL: from the sequence; SQLite: above the current maximum, safe because
+    SQLite admits one writer and :meth:`lock` has taken the write lock first), so
+    audit entries can name the rows they describe.
     """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
 
-    def _reserve(self, table: str, n: int) -> list[int]:
+    def lock(self) -> None:
+        """SQLite: take the database's write lock now (``BEGIN IMMEDIATE``), before ids are reserved.
+
+        pysqlite begins a transaction only at the first write, so the reads before it would see
+        no lock; a connection already in a transaction holds the lock since its first write.
+        """
+        if self.pg:
+            return
+        dbapi = self.conn.connection.driver_connection
+        if not dbapi.in_transaction:
+            self.conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def reserve(self, table: str, n: int) -> list[int] | range:
+        """``n`` new ids of ``table``."""
+        if n == 0:
+            return []
         if self.pg:
             seq = self.conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table}', 'id')").scalar()
             rows = self.conn.exec_driver_sql(f"SELECT nextval('{seq}') FROM generate_series(1, {int(n)})").fetchall()
             return [r[0] for r in rows]
         top = self.conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar() or 0
-        return list(range(top + 1, top + 1 + n))
+        return range(top + 1, top + 1 + n)
 
-    def insert_rows(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]], *,
-                    ids: bool = True) -> list[int]:
-        """Insert ``rows`` (tuples in the order of ``cols``); returns their ids when ``ids``."""
+    def insert_rows(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` (tuples in the order of ``cols``)."""
         if not rows:
-            return []
-        new_ids: list[int] = []
-        if ids:
-            new_ids = self._reserve(table, len(rows))
-            cols = ("id", *cols)
-            rows = [(i, *r) for i, r in zip(new_ids, rows, strict=True)]
+            return
         col_sql = ", ".join(cols)
         if self.pg:
             self._copy(f"{table} ({col_sql})", rows)
         else:
             self.conn.exec_driver_sql(f"INSERT INTO {table} ({col_sql}) VALUES ({', '.join(['?'] * len(cols))})", rows)
-        return new_ids
 
     def update_transactions(self, rows: list[tuple[str, str | None, str | None, str, int]]) -> int:
         """``(status, customer id, ignore reason, settled amount, id)``: set them on transactions still
