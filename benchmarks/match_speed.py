@@ -149,8 +149,12 @@ def run_match_child(db_url: str) -> dict[str, Any]:
     seconds = time.monotonic() - t
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (usage.ru_utime - before.ru_utime) + (usage.ru_stime - before.ru_stime)
+    # the writer process (a child of this one, ended by now): its CPU and peak memory count too
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "writer_cpu_seconds": round(children.ru_utime + children.ru_stime, 2),
+        "writer_peak_rss_mib": round(children.ru_maxrss / 1024, 1),
         "load_average_1m": round(os.getloadavg()[0], 2), "summary": summary.as_dict(),
     }
 
@@ -226,6 +230,8 @@ def main() -> None:
             print("  " + line)
     print(f"recon match: {s['considered']} transactions in {result['seconds']} s wall, {result['cpu_seconds']} s CPU "
           f"(machine load {result['load_average_1m']} on {os.cpu_count()} cores), peak RSS {result['peak_rss_mib']} MiB")
+    print(f"  the writer process: {result['writer_cpu_seconds']} s CPU, peak RSS {result['writer_peak_rss_mib']} MiB "
+          f"(together at most {round(result['peak_rss_mib'] + result['writer_peak_rss_mib'], 1)} MiB)")
     print(f"  posted {s['posted']} ({s['posted_amount']}), queued {s['queued']}, set aside {s['ignored']}")
     print(json.dumps(result))
     assert Decimal(s["posted_amount"]) >= 0

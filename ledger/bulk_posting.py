@@ -116,6 +116,8 @@ class ChunkResult:
     posted_amount: Decimal = ZERO
     queue_reasons: dict[str, int] = field(default_factory=dict)
     ignore_reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0  # the writer's time on the chunk, wall and CPU (set by the caller that timed it)
+    cpu_seconds: float = 0.0
 
 
 def write_chunk(

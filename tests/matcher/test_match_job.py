@@ -232,3 +232,32 @@ def test_master_data_is_read_in_key_order_whatever_order_the_database_keeps(engi
         ("C1", "AC1"), ("C1", "KC1"), ("C2", "AC2"), ("C2", "KC2"), ("C3", "AC3"), ("C3", "KC3"),
     ]
     assert accounts["customer_id"].to_list() == ["C1", "C2", "C3"]
+
+
+def test_a_failed_chunk_stops_the_run_and_nothing_after_it_is_written(engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Several chunks are handed to the writer at a time: when one fails, those handed over after it
+    are refused by the writer, not written (the run stops with the error, the rest stays new)."""
+    import time
+
+    import pytest
+
+    import jobs.match as match_job
+
+    _books().save(engine)
+    real = match_job.write_plain
+    calls: list[int] = []
+
+    def flaky(conn, chunk, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(chunk))
+        if len(calls) == 2:
+            time.sleep(0.3)  # the next chunk is handed over meanwhile
+            raise posting.PostingError("disk full (simulated)")
+        return real(conn, chunk, *args, **kwargs)
+
+    monkeypatch.setattr(match_job, "write_plain", flaky)
+    with pytest.raises(posting.PostingError, match="simulated"):
+        run_match(engine, load_rules(), chunk_size=3, writer="thread")
+    assert len(calls) == 2  # the third chunk never reached the database code
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(BankTransaction).where(BankTransaction.status != "new")) == 3
+        assert s.scalar(select(JobRun.status).order_by(JobRun.id.desc()).limit(1)) == "failed"
