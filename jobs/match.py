@@ -27,6 +27,7 @@ import gc
 import logging
 import multiprocessing
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -476,6 +477,7 @@ def _decide_and_write(engine: Engine, settings_book: SettingsBook, actor: str, p
     done = 0
     own_engine = None if isinstance(writer, ProcessPoolExecutor) else engine
     in_flight: deque[Future[ChunkResult]] = deque()
+    token = uuid.uuid4().hex  # names this run to the writer (job run ids repeat across databases)
     waited = 0.0
     for txn, tid, amount_cents, currency, booking, value, remittance, cref, e2e in cols.iter_rows():
         facts_t = TxnFacts(
@@ -510,7 +512,7 @@ def _decide_and_write(engine: Engine, settings_book: SettingsBook, actor: str, p
                 done += _wait(in_flight.popleft(), progress, txns.height, done, summary)
             waited += time.monotonic() - w
             starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
-            in_flight.append(writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit))
+            in_flight.append(writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit, token))
             chunk, chunk_start = [], {}
             # chunks grow (fewer, larger transactions), and shrink again towards the end: the last
             # chunk is written after deciding is done, so its size is the run's tail
@@ -519,7 +521,7 @@ def _decide_and_write(engine: Engine, settings_book: SettingsBook, actor: str, p
     decided = time.monotonic() - t2
     if chunk:
         starts = {book.ids[i]: (book.amount[i], o, book.currency[i]) for i, o in chunk_start.items()}
-        in_flight.append(writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit))
+        in_flight.append(writer.submit(_write, own_engine, chunk, starts, actor, summary.job_run_id, limit, token))
     while in_flight:
         done += _wait(in_flight.popleft(), progress, txns.height, done, summary)
     log.info("decided and wrote %d transactions in %.1fs (deciding done after %.1fs, of which %.1fs waiting "
@@ -549,9 +551,9 @@ def _writer(engine: Engine, kind: str | None, total: int) -> Executor:
 
 
 _PROCESS_ENGINE: Engine | None = None
-# Runs (job run ids) a chunk of which failed to write, in the process that writes: the chunks
+# Runs (their tokens) a chunk of which failed to write, in the process that writes: the chunks
 # already handed over after it are refused, so that nothing after a failed chunk is written.
-_FAILED_RUNS: set[int | None] = set()
+_FAILED_RUNS: set[str] = set()
 
 
 def _writer_process_init(url: str) -> None:
@@ -563,13 +565,13 @@ def _writer_process_init(url: str) -> None:
 
 
 def _write(engine: Engine | None, chunk: list[tuple[Any, ...]], starts: dict[str, tuple[int, int, str]], actor: str,
-           job_run_id: int | None, limit: int | None) -> ChunkResult:
+           job_run_id: int | None, limit: int | None, token: str = "") -> ChunkResult:
     """Write one chunk in one database transaction (in the writer thread, or the writer process with
     its own engine); ``starts``: invoice id -> (amount, open amount at the chunk's start, currency), cents."""
     engine = engine or _PROCESS_ENGINE
     if engine is None:
         raise RuntimeError("the match writer process has no database engine")
-    if job_run_id in _FAILED_RUNS:  # an earlier chunk of this run failed: nothing after it is written
+    if token and token in _FAILED_RUNS:  # an earlier chunk of this run failed: nothing after it is written
         raise PostingError("not written: an earlier chunk of this run failed")
     invoices = {
         invoice_id: PlainInvoice(amount_c, open_c, currency or None)
@@ -580,7 +582,8 @@ def _write(engine: Engine | None, chunk: list[tuple[Any, ...]], starts: dict[str
         with engine.begin() as conn:
             result = write_plain(conn, chunk, invoices, actor=actor, job_run_id=job_run_id, approval_limit=limit)
     except BaseException:
-        _FAILED_RUNS.add(job_run_id)
+        if token:
+            _FAILED_RUNS.add(token)
         raise
     result.seconds, result.cpu_seconds = time.monotonic() - wall, time.process_time() - cpu
     return result
