@@ -230,8 +230,11 @@ def main() -> None:
             print("  " + line)
     print(f"recon match: {s['considered']} transactions in {result['seconds']} s wall, {result['cpu_seconds']} s CPU "
           f"(machine load {result['load_average_1m']} on {os.cpu_count()} cores), peak RSS {result['peak_rss_mib']} MiB")
-    print(f"  the writer process: {result['writer_cpu_seconds']} s CPU, peak RSS {result['writer_peak_rss_mib']} MiB "
-          f"(together at most {round(result['peak_rss_mib'] + result['writer_peak_rss_mib'], 1)} MiB)")
+    if result["writer_peak_rss_mib"]:
+        print(f"  the writer process: {result['writer_cpu_seconds']} s CPU, peak RSS {result['writer_peak_rss_mib']} MiB "
+              f"(together at most {round(result['peak_rss_mib'] + result['writer_peak_rss_mib'], 1)} MiB)")
+    else:
+        print("  (written by a thread of the match process: a run this small starts no writer process)")
     print(f"  posted {s['posted']} ({s['posted_amount']}), queued {s['queued']}, set aside {s['ignored']}")
     print(json.dumps(result))
     assert Decimal(s["posted_amount"]) >= 0
