@@ -577,7 +577,7 @@ def _write(engine: Engine | None, chunk: list[tuple[Any, ...]], starts: dict[str
         invoice_id: PlainInvoice(amount_c, open_c, currency or None)
         for invoice_id, (amount_c, open_c, currency) in starts.items()
     }
-    wall, cpu = time.monotonic(), time.process_time()
+    wall, cpu = time.monotonic(), time.thread_time()  # (the thread: a writer thread shares its process)
     try:
         with engine.begin() as conn:
             result = write_plain(conn, chunk, invoices, actor=actor, job_run_id=job_run_id, approval_limit=limit)
@@ -585,7 +585,7 @@ def _write(engine: Engine | None, chunk: list[tuple[Any, ...]], starts: dict[str
         if token:
             _FAILED_RUNS.add(token)
         raise
-    result.seconds, result.cpu_seconds = time.monotonic() - wall, time.process_time() - cpu
+    result.seconds, result.cpu_seconds = time.monotonic() - wall, time.thread_time() - cpu
     return result
 
 
