@@ -41,6 +41,7 @@ from ledger.posting import (
     PostingError,
     SuggestionGroup,
     money,
+    needs_approval,
 )
 from matcher.decision import cents  # integer cents as money text, shared with the evidence
 
@@ -355,9 +356,7 @@ def write_plain(
             result.queued += 1
             queue_reasons[reason] = queue_reasons.get(reason, 0) + 1
         elif kind == "post":
-            allocated = 0
-            for line in lines:
-                allocated += line[1]
+            allocated, pending = _post_totals(lines, approval_limit)
             left = amount - allocated
             unapplied = 0
             if left > 0:
@@ -369,22 +368,20 @@ def write_plain(
             payer = customer_id or (_customer_of(conn, lines[0][0]) if lines else None)
             if unapplied > 0 and payer is None:
                 raise PostingError("unapplied cash needs a customer")
-            pending = False
             for invoice_id, cash, adj, adj_reason in lines:
                 inv = invoices[invoice_id]
-                needs_approval = approval_limit is not None and adj > approval_limit
-                pending = pending or needs_approval
+                line_waits = needs_approval(adj, approval_limit)
                 before_inv = _inv_state(inv)
                 adj_reason = adj_reason if adj > 0 else None
                 cash_t, adj_t = cents(cash), cents(adj)
                 alloc_id = alloc_ids[len(allocs)]
                 alloc_append((alloc_id, tid, invoice_id, cash_t, adj_t, adj_reason,
-                              "pending_approval" if needs_approval else "posted", confidence, reason, evidence,
+                              "pending_approval" if line_waits else "posted", confidence, reason, evidence,
                               True, actor, now, job_run_id))
-                if not needs_approval:
+                if not line_waits:
                     inv.open -= cash + adj
                     inv.status = _plain_status(inv)
-                audit_append((now, actor, "post-pending" if needs_approval else "post", tid, invoice_id,
+                audit_append((now, actor, "post-pending" if line_waits else "post", tid, invoice_id,
                               "allocation", str(alloc_id), before_inv, _inv_state(inv),
                               f'{{"amount": "{cash_t}", "adjustment_amount": "{adj_t}", '
                               f'"adjustment_reason": {_jstr(adj_reason)}, "reason": {_jstr(reason)}, '
@@ -438,24 +435,30 @@ def write_plain(
     return result
 
 
+def _post_totals(lines: Sequence[tuple[str, int, int, str | None]], approval_limit: int | None) -> tuple[int, bool]:
+    """A posting's allocated cash (cents), and whether it waits for approval (any of its lines does)."""
+    allocated = 0
+    pending = False
+    for line in lines:
+        allocated += line[1]
+        if needs_approval(line[2], approval_limit):
+            pending = True
+    return allocated, pending
+
+
 def _row_counts(decisions: Sequence[tuple[Any, ...]], approval_limit: int | None) -> tuple[int, int, int]:
-    """How many allocations, unapplied cash rows and queue items ``decisions`` make (for their ids)."""
+    """How many allocations, unapplied cash rows and queue items ``decisions`` make (for their ids):
+    a posting makes one allocation a line, unapplied cash for what its lines leave of the amount, and
+    one queue item when it waits for approval; a queue decision makes one queue item."""
     n_alloc = n_cash = n_queue = 0
     for d in decisions:
         kind = d[0]
         if kind == "post":
             lines = d[8]
+            allocated, pending = _post_totals(lines, approval_limit)
             n_alloc += len(lines)
-            allocated = 0
-            pending = False
-            for line in lines:
-                allocated += line[1]
-                if approval_limit is not None and line[2] > approval_limit:
-                    pending = True
-            if pending:
-                n_queue += 1  # a posting waits in the queue once, however many of its lines need approval
-            if d[2] - allocated > 0:
-                n_cash += 1
+            n_cash += d[2] - allocated > 0
+            n_queue += pending
         elif kind == "queue":
             n_queue += 1
     return n_alloc, n_cash, n_queue

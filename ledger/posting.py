@@ -80,6 +80,12 @@ def money(value: Decimal | int | str) -> Decimal:
 # --- audit ----------------------------------------------------------------------------------------
 
 
+def needs_approval(adjustment: Decimal | int, approval_limit: Decimal | int | None) -> bool:
+    """Does an allocation line with this adjustment wait for a second person (four eyes)?
+    (Both in the same unit: ``Decimal`` here, integer cents in :mod:`ledger.bulk_posting`.)"""
+    return approval_limit is not None and adjustment > approval_limit
+
+
 def audit(
     session: Session,
     actor: str,
@@ -330,8 +336,8 @@ def post(
     pending = False
     for line in lines:
         inv = invoices[line.invoice_id]
-        needs_approval = approval_limit is not None and line.adjustment_amount > approval_limit
-        pending = pending or needs_approval
+        line_waits = needs_approval(line.adjustment_amount, approval_limit)
+        pending = pending or line_waits
         before_inv = invoice_state(inv)
         alloc = Allocation(
             transaction_id=txn.id,
@@ -339,7 +345,7 @@ def post(
             amount=line.amount,
             adjustment_amount=line.adjustment_amount,
             adjustment_reason=line.adjustment_reason if line.adjustment_amount > ZERO else None,
-            status="pending_approval" if needs_approval else "posted",
+            status="pending_approval" if line_waits else "posted",
             confidence=confidence,
             reason=reason,
             evidence=_jsonable(evidence),
@@ -349,14 +355,14 @@ def post(
             job_run_id=job_run_id,
         )
         session.add(alloc)
-        if not needs_approval:
+        if not line_waits:
             _apply_to_invoice(inv, line)
         created.append(alloc)
         session.flush()
         audit(
             session,
             actor,
-            "post-pending" if needs_approval else "post",
+            "post-pending" if line_waits else "post",
             transaction_id=txn.id,
             invoice_id=inv.invoice_id,
             entity="allocation",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select, text
 
+import jobs.match as match_job
 from jobs.match import run_match
 from ledger import posting
 from ledger.db import transaction
@@ -237,12 +240,6 @@ def test_master_data_is_read_in_key_order_whatever_order_the_database_keeps(engi
 def test_a_failed_chunk_stops_the_run_and_nothing_after_it_is_written(engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Several chunks are handed to the writer at a time: when one fails, those handed over after it
     are refused by the writer, not written (the run stops with the error, the rest stays new)."""
-    import time
-
-    import pytest
-
-    import jobs.match as match_job
-
     _books().save(engine)
     real = match_job.write_plain
     calls: list[int] = []
